@@ -1,0 +1,440 @@
+"""The six Distracting-Control tasks of the paper's Table I on dm_control, with paired observations.
+
+Each environment steps a dm_control task (``action_repeat`` physics control steps per env step, as Dreamer on
+DMC), renders its own camera with a dedicated ``mujoco.Renderer`` and applies domain-randomisation
+:class:`~wrappers.randomization.Term` s right before rendering, so the image of step ``t`` shows step ``t``'s
+appearance.
+
+Why not the original ``distracting_control`` package: it writes ``tex_rgb`` (removed in MuJoCo 3.2.1), has no
+Hopper, and needs DAVIS downloaded by hand. Here the backgrounds are procedural (or a user folder) and are
+compiled into the model as a *texture bank*: a background change is a texture-id swap, free at render time.
+
+Rendering defaults (chosen for 64 px images on a CPU rasteriser): shadows and reflections off, skybox on,
+4x multisampling kept (it is cheap at 64 px and keeps thin parts such as the cartpole's pole visible).
+
+Example:
+    >>> import gymnasium as gym
+    >>> import twist_envs
+    >>> env = gym.make("TWIST/CartpoleBalance-Distracting-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs["state"].shape, obs["pixels"].shape
+    ((5,), (64, 64, 3))
+    >>> env.close()
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import os
+import re
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless by default; a user's choice (osmesa, glfw) wins
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from dm_control.rl import control
+from gymnasium import spaces
+
+from wrappers.privileged import check_obs_mode
+from wrappers.randomization import (
+    RANDOMIZATION_MODES,
+    MujocoScene,
+    Randomizer,
+    Term,
+    TextureBank,
+    background,
+    camera_pose,
+    floor_texture,
+    light_brightness,
+    material_colors,
+)
+from wrappers.textures import TextureSource, as_texture_source
+
+# Renderers still open at interpreter exit are closed by this hook, before EGL itself is torn down; left to
+# their ``__del__`` they raise EGLError tracebacks during finalisation. A WeakSet holds no env alive.
+_OPEN_RENDERERS: weakref.WeakSet[mujoco.Renderer] = weakref.WeakSet()
+
+
+def _track_renderer(renderer: mujoco.Renderer) -> None:
+    # Registered after the first renderer exists, i.e. after mujoco's EGL module registered its own exit hook:
+    # atexit runs last-in first-out, so ours closes the contexts while the EGL display is still alive.
+    if not _OPEN_RENDERERS:
+        atexit.unregister(_close_open_renderers)
+        atexit.register(_close_open_renderers)
+    _OPEN_RENDERERS.add(renderer)
+
+
+def _close_open_renderers() -> None:
+    for r in list(_OPEN_RENDERERS):
+        try:
+            r.close()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tasks
+# ----------------------------------------------------------------------------------------------------------
+
+Factory = Callable[[str, dict[str, bytes], np.random.RandomState], control.Environment]
+
+
+def _cartpole(xml: str, assets: dict[str, bytes], random: np.random.RandomState) -> control.Environment:
+    from dm_control.suite import cartpole
+
+    physics = cartpole.Physics.from_xml_string(xml, assets)
+    task = cartpole.Balance(swing_up=False, sparse=False, random=random)
+    return control.Environment(physics, task, time_limit=cartpole._DEFAULT_TIME_LIMIT)
+
+
+def _cup(xml: str, assets: dict[str, bytes], random: np.random.RandomState) -> control.Environment:
+    from dm_control.suite import ball_in_cup as m
+
+    return control.Environment(
+        m.Physics.from_xml_string(xml, assets),
+        m.BallInCup(random=random),
+        time_limit=m._DEFAULT_TIME_LIMIT,
+        control_timestep=m._CONTROL_TIMESTEP,
+    )
+
+
+def _cheetah(xml: str, assets: dict[str, bytes], random: np.random.RandomState) -> control.Environment:
+    from dm_control.suite import cheetah as m
+
+    return control.Environment(m.Physics.from_xml_string(xml, assets), m.Cheetah(random=random), time_limit=m._DEFAULT_TIME_LIMIT)
+
+
+def _hopper(xml: str, assets: dict[str, bytes], random: np.random.RandomState) -> control.Environment:
+    from dm_control.suite import hopper as m
+
+    return control.Environment(
+        m.Physics.from_xml_string(xml, assets),
+        m.Hopper(hopping=False, random=random),
+        time_limit=m._DEFAULT_TIME_LIMIT,
+        control_timestep=m._CONTROL_TIMESTEP,
+    )
+
+
+def _walker(xml: str, assets: dict[str, bytes], random: np.random.RandomState) -> control.Environment:
+    from dm_control.suite import walker as m
+
+    return control.Environment(
+        m.Physics.from_xml_string(xml, assets),
+        m.PlanarWalker(move_speed=m._WALK_SPEED, random=random),
+        time_limit=m._DEFAULT_TIME_LIMIT,
+        control_timestep=m._CONTROL_TIMESTEP,
+    )
+
+
+def _finger(xml: str, assets: dict[str, bytes], random: np.random.RandomState) -> control.Environment:
+    from dm_control.suite import finger as m
+
+    return control.Environment(
+        m.Physics.from_xml_string(xml, assets),
+        m.Turn(target_radius=m._EASY_TARGET_SIZE, random=random),
+        time_limit=m._DEFAULT_TIME_LIMIT,
+        control_timestep=m._CONTROL_TIMESTEP,
+    )
+
+
+@dataclass(frozen=True)
+class DistractingTask:
+    """One Table-I task: its dm_control domain/task names and how to build it from (possibly edited) XML."""
+
+    name: str
+    domain: str
+    task: str
+    factory: Factory
+
+
+TASKS: dict[str, DistractingTask] = {
+    t.name: t
+    for t in (
+        DistractingTask("CupCatch", "ball_in_cup", "catch", _cup),
+        DistractingTask("CartpoleBalance", "cartpole", "balance", _cartpole),
+        DistractingTask("CheetahRun", "cheetah", "run", _cheetah),
+        DistractingTask("HopperStand", "hopper", "stand", _hopper),
+        DistractingTask("WalkerWalk", "walker", "walk", _walker),
+        DistractingTask("FingerTurnEasy", "finger", "turn_easy", _finger),
+    )
+}
+"""The six tasks of the paper's Table I, by the name used in the env ids."""
+
+# ----------------------------------------------------------------------------------------------------------
+# Texture banks compiled into the model
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BankSizes:
+    """How many textures of each kind and split are compiled into the model, and their size in pixels."""
+
+    train: int = 48
+    test: int = 16
+    skybox_face: int = 128
+    floor: int = 128
+
+
+def _bank_xml(sizes: BankSizes) -> tuple[str, str]:
+    """XML for the placeholder textures; their pixels are written from the texture source after compiling."""
+    sky, floor = [], []
+    for split, n in (("train", sizes.train), ("test", sizes.test)):
+        for i in range(n):
+            sky.append(
+                f'<texture name="twist_sky_{split}_{i}" type="skybox" builtin="flat" rgb1="0 0 0" rgb2="0 0 0" '
+                f'width="{sizes.skybox_face}" height="{sizes.skybox_face}"/>'
+            )
+            floor.append(
+                f'<texture name="twist_floor_{split}_{i}" type="2d" builtin="flat" rgb1="0 0 0" rgb2="0 0 0" '
+                f'width="{sizes.floor}" height="{sizes.floor}"/>'
+            )
+    return "\n".join(sky), "\n".join(floor)
+
+
+def _edit_assets(assets: dict[str, bytes], sizes: BankSizes) -> dict[str, bytes]:
+    """Shrink dm_control's 800x4800 skybox (only ever seen at 64 px) and append the banks after it."""
+    out = dict(assets)
+    sky_bank, floor_bank = _bank_xml(sizes)
+    sky = out["./common/skybox.xml"].decode()
+    sky = re.sub(r'width="800" height="800"', f'width="{sizes.skybox_face}" height="{sizes.skybox_face}"', sky)
+    # The original skybox stays first: MuJoCo draws the first skybox texture until a term swaps it.
+    out["./common/skybox.xml"] = sky.replace("</asset>", sky_bank + "\n</asset>").encode()
+    mats = out["./common/materials.xml"].decode()
+    out["./common/materials.xml"] = mats.replace("</asset>", floor_bank + "\n</asset>", 1).encode()
+    return out
+
+
+def _fill_banks(model: mujoco.MjModel, source: TextureSource, sizes: BankSizes) -> dict[str, TextureBank]:
+    """Write the source's textures into the placeholders; return the banks by name."""
+    banks: dict[str, TextureBank] = {}
+    for bank, prefix, kind in (("skybox", "twist_sky", "skybox"), ("floor", "twist_floor", "2d")):
+        ids: dict[str, tuple[int, ...]] = {}
+        for split, n in (("train", sizes.train), ("test", sizes.test)):
+            split_ids = []
+            for i in range(n):
+                tid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_TEXTURE, f"{prefix}_{split}_{i}")
+                w, h, nc = model.tex_width[tid], model.tex_height[tid], model.tex_nchannel[tid]
+                face = source.texture(split, i, (w, w))  # (w, w, 3)
+                pix = np.tile(face, (h // w, 1, 1))[..., :nc] if nc == 3 else _rgba(np.tile(face, (h // w, 1, 1)))
+                adr = model.tex_adr[tid]
+                model.tex_data[adr : adr + pix.size] = pix.reshape(-1)
+                split_ids.append(int(tid))
+            ids[split] = tuple(split_ids)
+        banks[bank] = TextureBank(kind, ids)  # type: ignore[arg-type]
+    return banks
+
+
+def _rgba(img: np.ndarray) -> np.ndarray:
+    return np.concatenate([img, np.full(img.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+
+
+def distracting_terms(source: TextureSource | None = None) -> tuple[Term, ...]:
+    """The paper's Distracting-Control randomisation (Sec. VI-B1) as terms.
+
+    Background and floor textures and object colours change every step in training; the camera is jittered per
+    episode; light brightness every step. The test split draws textures from held-out families and colours from
+    the training distribution, once per episode.
+    """
+    return (
+        background(source),
+        floor_texture(("grid",), source),
+        material_colors(),
+        light_brightness(scale=(0.6, 1.3)),
+        camera_pose((0,), pos_std=0.03, angle_std_deg=2.0, when="reset"),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The environment
+# ----------------------------------------------------------------------------------------------------------
+
+
+class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
+    """A Distracting-Control task with paired ``{"state", "pixels"}`` observations and domain randomisation.
+
+    Args:
+        task: one of :data:`TASKS` (e.g. ``"CartpoleBalance"``).
+        obs_mode: ``"paired"``, ``"state"`` or ``"pixels"``.
+        randomization: ``"train"`` (every step, training textures), ``"test"`` (once per episode, held-out
+            textures) or ``"none"``.
+        image_size: side of the square image in pixels.
+        action_repeat: dm_control control steps per env step (2, as Dreamer on DMC).
+        camera: camera id or name to render.
+        texture_source: ``None`` (procedural families), a folder path (images/videos, e.g. DAVIS
+            ``JPEGImages/480p``) or a :class:`~wrappers.textures.TextureSource`.
+        terms: randomisation terms (default: :func:`distracting_terms`).
+        render_mode: ``None`` or ``"rgb_array"`` (returns the last observation image).
+        bank_sizes: how many textures to compile into the model per split.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(
+        self,
+        task: str = "CartpoleBalance",
+        obs_mode: str = "paired",
+        randomization: str = "train",
+        image_size: int = 64,
+        action_repeat: int = 2,
+        camera: int | str = 0,
+        texture_source: TextureSource | str | None = None,
+        terms: Sequence[Term] | None = None,
+        render_mode: str | None = None,
+        bank_sizes: BankSizes = BankSizes(),
+    ) -> None:
+        if task not in TASKS:
+            raise ValueError(f"DistractingControlEnv: unknown task {task!r}; choose from {sorted(TASKS)}")
+        check_obs_mode(obs_mode, "DistractingControlEnv")
+        if randomization not in RANDOMIZATION_MODES:
+            raise ValueError(
+                f"DistractingControlEnv: randomization must be one of {RANDOMIZATION_MODES}, got {randomization!r}"
+            )
+        if not isinstance(image_size, (int, np.integer)) or not 8 <= image_size <= 1024:
+            raise ValueError(f"DistractingControlEnv: image_size must be an int in [8, 1024], got {image_size!r}")
+        if not isinstance(action_repeat, (int, np.integer)) or action_repeat < 1:
+            raise ValueError(f"DistractingControlEnv: action_repeat must be a positive int, got {action_repeat!r}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"DistractingControlEnv: render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.task = TASKS[task]
+        self.obs_mode, self.randomization = obs_mode, randomization
+        self.image_size, self.action_repeat = int(image_size), int(action_repeat)
+        self.render_mode = render_mode
+
+        from dm_control import suite
+
+        domain = getattr(suite, self.task.domain)
+        xml, assets = domain.get_model_and_assets()
+        self._dm = self.task.factory(xml, _edit_assets(assets, bank_sizes), np.random.RandomState(0))
+        self.physics = self._dm.physics
+        model, data = self.physics.model.ptr, self.physics.data.ptr
+        try:
+            self.camera_id = camera if isinstance(camera, (int, np.integer)) else self.physics.model.name2id(camera, "camera")
+        except (KeyError, ValueError) as err:
+            raise ValueError(f"DistractingControlEnv: camera {camera!r} not found in {task}") from err
+        if not 0 <= int(self.camera_id) < model.ncam:
+            raise ValueError(f"DistractingControlEnv: camera must be in [0, {model.ncam}), got {camera!r}")
+        self.camera_id = int(self.camera_id)
+
+        banks = _fill_banks(model, as_texture_source(texture_source), bank_sizes)
+        self._renderer: mujoco.Renderer | None = None
+        # We never draw shadows, and frames are image_size wide: shrink the GL buffers each context allocates
+        # (dm_control asks for a 2048^2 shadow map and 640x480 multisampled offscreen buffers).
+        model.vis.quality.shadowsize = 256
+        model.vis.global_.offwidth = model.vis.global_.offheight = max(self.image_size, 64)
+        if obs_mode != "state" or render_mode is not None:
+            self._renderer = mujoco.Renderer(model, self.image_size, self.image_size)
+            _track_renderer(self._renderer)
+            flags = self._renderer.scene.flags
+            flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+            flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+        # A weak reference: a bound method here would make env <-> scene a cycle, which only the garbage
+        # collector frees, at an arbitrary moment, possibly in the middle of another env's render.
+        me = weakref.ref(self)
+        self.mujoco_scene = MujocoScene(model, data, lambda: me()._contexts() if me() is not None else [], banks)
+        self.randomizer = Randomizer(distracting_terms(texture_source) if terms is None else terms, randomization)  # type: ignore[arg-type]
+        self._dr_rng = np.random.default_rng(0)
+
+        spec = self._dm.action_spec()
+        self.action_space = spaces.Box(
+            spec.minimum.astype(np.float32), spec.maximum.astype(np.float32), spec.shape, np.float32
+        )
+        parts: dict[str, spaces.Space] = {}
+        if obs_mode in ("paired", "state"):
+            n = sum(int(np.prod(s.shape)) for s in self._dm.observation_spec().values())
+            parts["state"] = spaces.Box(-np.inf, np.inf, (n,), np.float32)
+        if obs_mode in ("paired", "pixels"):
+            parts["pixels"] = spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
+        self.observation_space = spaces.Dict(parts)
+        self._last_pixels: np.ndarray | None = None
+
+    # -- rendering ----------------------------------------------------------------------------------------
+    def _contexts(self) -> list[tuple[mujoco.MjrContext, Callable[[], None]]]:
+        if self._renderer is None:
+            return []
+        r = self._renderer
+        return [(r._mjr_context, r._gl_context.make_current)]
+
+    def _render(self) -> np.ndarray:
+        assert self._renderer is not None
+        self._renderer.update_scene(self.physics.data.ptr, camera=self.camera_id)
+        # A garbage collection inside render() may free another env's GL context, which un-binds ours and
+        # yields a black frame; collections wait until the frame is read back.
+        gc_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._renderer.render()
+        finally:
+            if gc_enabled:
+                gc.enable()
+
+    def attach_randomizer(self, randomizer: Randomizer) -> None:
+        """Use ``randomizer`` instead of the built-in terms (what :class:`~wrappers.DomainRandomization` calls)."""
+        self.randomizer = randomizer
+
+    # -- Gymnasium API ------------------------------------------------------------------------------------
+    def _observation(self, dm_obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        if "state" in self.observation_space.spaces:
+            out["state"] = np.concatenate([np.asarray(v, np.float32).ravel() for v in dm_obs.values()])
+        if self._renderer is not None:
+            self._last_pixels = self._render()
+            if "pixels" in self.observation_space.spaces:
+                out["pixels"] = self._last_pixels
+        return out
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start an episode; all randomness (initial state, appearance) flows from ``self.np_random``."""
+        super().reset(seed=seed)
+        self._dm.task._random = np.random.RandomState(int(self.np_random.integers(2**31)))
+        self._dr_rng = np.random.default_rng(int(self.np_random.integers(2**63)))
+        ts = self._dm.reset()
+        self.randomizer.on_reset(self.mujoco_scene, self._dr_rng)
+        return self._observation(ts.observation), {}
+
+    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Apply ``action`` for ``action_repeat`` control steps; returns the summed reward."""
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != self.action_space.shape:
+            raise ValueError(f"DistractingControlEnv: action must have shape {self.action_space.shape}, got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"DistractingControlEnv: action contains NaN or inf: {a}")
+        reward, ts = 0.0, None
+        for _ in range(self.action_repeat):
+            ts = self._dm.step(a)
+            reward += ts.reward or 0.0
+            if ts.last():
+                break
+        assert ts is not None
+        self.randomizer.on_step(self.mujoco_scene, self._dr_rng)
+        terminated = bool(ts.last() and ts.discount == 0.0)
+        truncated = bool(ts.last() and not terminated)
+        return self._observation(ts.observation), float(reward), terminated, truncated, {}
+
+    def render(self) -> np.ndarray | None:
+        """The image of the current step (``render_mode="rgb_array"``)."""
+        if self.render_mode != "rgb_array":
+            return None
+        return self._last_pixels if self._last_pixels is not None else self._render()
+
+    def close(self) -> None:
+        """Free the GL context (explicitly: EGL teardown at interpreter exit is noisy and unordered)."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+
+def make(task: str, **kwargs: Any) -> DistractingControlEnv:
+    """Entry point used by the registered ids; rejects unknown keyword arguments by name."""
+    import inspect
+
+    allowed = set(inspect.signature(DistractingControlEnv.__init__).parameters) - {"self", "task"}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise ValueError(f"TWIST/{task}-Distracting-v0: unknown keyword argument(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return DistractingControlEnv(task, **kwargs)

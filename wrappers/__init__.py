@@ -1,0 +1,45 @@
+"""Reusable Gymnasium wrappers: paired privileged/pixel observations and domain randomisation as data.
+
+They work on any MuJoCo-based environment: ours, Gymnasium's (``gym.make("HalfCheetah-v5")``) and dm_control's.
+"""
+
+from wrappers.privileged import OBS_MODES, PrivilegedObservation
+from wrappers.randomization import (
+    DomainRandomization,
+    MujocoScene,
+    Randomizer,
+    Term,
+    TextureBank,
+    background,
+    body_mass,
+    camera_pose,
+    default_appearance_terms,
+    floor_texture,
+    friction,
+    light_brightness,
+    material_colors,
+    scene_of,
+)
+from wrappers.textures import FolderTextures, ProceduralTextures, TextureSource
+
+__all__ = [
+    "OBS_MODES",
+    "DomainRandomization",
+    "FolderTextures",
+    "MujocoScene",
+    "PrivilegedObservation",
+    "ProceduralTextures",
+    "Randomizer",
+    "Term",
+    "TextureBank",
+    "TextureSource",
+    "background",
+    "body_mass",
+    "camera_pose",
+    "default_appearance_terms",
+    "floor_texture",
+    "friction",
+    "light_brightness",
+    "material_colors",
+    "scene_of",
+]

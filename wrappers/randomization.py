@@ -1,0 +1,609 @@
+"""Domain randomisation as data: terms that say *what* to randomise, *when*, and from *which distribution*.
+
+A :class:`Term` is a pure function ``fn(scene, rng, split, **params)`` plus its parameters and when it applies
+(``"reset"``: once per episode; ``"step"``: every environment step). Reading a list of terms is reading the
+randomised MDP, as with Isaac Lab's ``EventTerm``. The paper's protocol (Sec. VI-B1) is encoded in the split:
+
+* ``split="train"``: every term applies at its own ``when`` (appearance every step, physics every episode);
+* ``split="test"``: every term applies once per episode, at reset, drawing textures from the held-out families
+  (textures at test time are "usually consistent", so the paper randomises only at the episode start).
+
+Terms reach MuJoCo through :class:`MujocoScene`, a small adapter around ``MjModel``/``MjData`` and the render
+contexts that display them. :func:`scene_of` builds one for our environments, for Gymnasium's MuJoCo
+environments (``gym.make("HalfCheetah-v5")``) and for dm_control environments.
+
+Textures have two paths. Environments that compile a *texture bank* into their model (ours do) swap textures
+by id, which costs nothing per frame. Any other model gets the texture pixels written into its existing
+texture slot and re-uploaded to the GPU, which costs time proportional to the texture size (dm_control's
+800x4800 skybox: ~45 ms; Gymnasium's 100x600 one: well under 1 ms).
+
+Example:
+    >>> import gymnasium as gym
+    >>> from wrappers import DomainRandomization, PrivilegedObservation
+    >>> from wrappers.randomization import default_appearance_terms
+    >>> env = gym.make("HalfCheetah-v5", render_mode="rgb_array", width=64, height=64)
+    >>> env = PrivilegedObservation(DomainRandomization(env, default_appearance_terms(), split="train"))
+    >>> obs, info = env.reset(seed=0)
+    >>> sorted(obs), obs["pixels"].shape
+    (['pixels', 'state'], (64, 64, 3))
+    >>> obs2, *_ = env.step(env.action_space.sample())
+    >>> bool((obs["pixels"] != obs2["pixels"]).any())  # a new appearance every step
+    True
+    >>> env.close()
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from wrappers.textures import Split, TextureSource, as_texture_source
+
+When = Literal["reset", "step"]
+RandomizationMode = Literal["train", "test", "none"]
+RANDOMIZATION_MODES: tuple[str, ...] = ("train", "test", "none")
+
+_RGB = int(mujoco.mjtTextureRole.mjTEXROLE_RGB)
+_NTEXROLE = int(mujoco.mjtTextureRole.mjNTEXROLE)
+
+
+@dataclass(frozen=True)
+class TextureBank:
+    """Texture ids compiled into a model, per split, that a term may show by swapping ids.
+
+    Attributes:
+        kind: ``"skybox"`` (cube textures shown as the background) or ``"2d"`` (material textures).
+        ids: texture ids per split, e.g. ``{"train": (3, 4, ...), "test": (40, 41, ...)}``.
+    """
+
+    kind: Literal["skybox", "2d"]
+    ids: Mapping[str, tuple[int, ...]]
+
+
+class MujocoScene:
+    """What a randomisation term may touch: the model, the data, and the render contexts that show them.
+
+    Args:
+        model: the ``mujoco.MjModel`` the simulator steps and renders.
+        data: its ``mujoco.MjData``.
+        contexts: returns the live ``(MjrContext, make_current)`` pairs (empty before the first render);
+            needed to swap the skybox and to re-upload textures.
+        banks: texture banks compiled into the model, by name (``"skybox"``, ``"floor"``, ...).
+    """
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        data: mujoco.MjData,
+        contexts: Callable[[], list[tuple[mujoco.MjrContext, Callable[[], None]]]] | None = None,
+        banks: Mapping[str, TextureBank] | None = None,
+    ) -> None:
+        self.model = model
+        self.data = data
+        self._contexts = contexts or (lambda: [])
+        self.banks: dict[str, TextureBank] = dict(banks or {})
+        self._defaults: dict[str, np.ndarray] = {}
+        self._skybox: int | None = None
+
+    # -- defaults: terms scale or jitter around the values the model was compiled with -------------------
+    def default(self, attr: str) -> np.ndarray:
+        """The compiled value of a model array (``"light_diffuse"``, ``"cam_pos"``, ...), copied once."""
+        if attr not in self._defaults:
+            if attr.startswith("vis."):
+                obj, name = attr[4:].split(".")
+                self._defaults[attr] = np.array(getattr(getattr(self.model.vis, obj), name), copy=True)
+            else:
+                self._defaults[attr] = np.array(getattr(self.model, attr), copy=True)
+        return self._defaults[attr]
+
+    def ids(self, obj: mujoco.mjtObj, names: Iterable[str | int] | None) -> np.ndarray:
+        """Ids of named objects (``None`` means every object of that type); unknown names raise ``ValueError``."""
+        count = {
+            mujoco.mjtObj.mjOBJ_MATERIAL: self.model.nmat,
+            mujoco.mjtObj.mjOBJ_GEOM: self.model.ngeom,
+            mujoco.mjtObj.mjOBJ_LIGHT: self.model.nlight,
+            mujoco.mjtObj.mjOBJ_CAMERA: self.model.ncam,
+            mujoco.mjtObj.mjOBJ_BODY: self.model.nbody,
+            mujoco.mjtObj.mjOBJ_TEXTURE: self.model.ntex,
+        }[obj]
+        if names is None:
+            return np.arange(count)
+        out = []
+        for n in names:
+            i = n if isinstance(n, (int, np.integer)) else mujoco.mj_name2id(self.model, obj, n)
+            if not 0 <= i < count:
+                raise ValueError(f"MujocoScene: no {obj.name[6:].lower()} named {n!r} in the model")
+            out.append(int(i))
+        return np.asarray(out, dtype=int)
+
+    # -- textures ---------------------------------------------------------------------------------------
+    def skybox_texture(self) -> int | None:
+        """Id of the texture MuJoCo draws as the skybox (the first of type skybox), or ``None``."""
+        hits = np.flatnonzero(self.model.tex_type == mujoco.mjtTexture.mjTEXTURE_SKYBOX)
+        return int(hits[0]) if hits.size else None
+
+    def show_skybox(self, texid: int) -> None:
+        """Draw texture ``texid`` (a cube texture uploaded with the model) as the background, at no cost."""
+        self._skybox = texid
+        self.sync_contexts()
+
+    def set_material_texture(self, material: int, texid: int) -> None:
+        """Give ``material`` the RGB texture ``texid`` (an id swap: no upload)."""
+        self.model.mat_texid[material, _RGB] = texid
+        for con, _ in self._contexts():
+            con.mat_texid[material * _NTEXROLE + _RGB] = texid
+
+    def sync_contexts(self) -> None:
+        """Push id swaps made before a context existed into every live context (call after creating one)."""
+        is_sky = np.flatnonzero(self.model.tex_type == mujoco.mjtTexture.mjTEXTURE_SKYBOX)
+        for con, _ in self._contexts():
+            if self._skybox is not None:
+                # MuJoCo draws the first texture whose *context* type is skybox. Every skybox texture is already
+                # uploaded as a cube map, so relabelling the others as plain cubes selects ours for free.
+                types = con.textureType
+                types[is_sky] = int(mujoco.mjtTexture.mjTEXTURE_CUBE)
+                types[self._skybox] = int(mujoco.mjtTexture.mjTEXTURE_SKYBOX)
+            mat = np.flatnonzero(self.model.mat_texid[:, _RGB] >= 0)
+            con.mat_texid[mat * _NTEXROLE + _RGB] = self.model.mat_texid[mat, _RGB]
+
+    def write_texture(self, texid: int, image: np.ndarray) -> None:
+        """Overwrite texture ``texid`` with ``image`` (nearest-resized/tiled to fit) and re-upload it.
+
+        This is the general path for models without a bank; its cost grows with the texture's size.
+        """
+        w, h, nc = (int(self.model.tex_width[texid]), int(self.model.tex_height[texid]), int(self.model.tex_nchannel[texid]))
+        adr = int(self.model.tex_adr[texid])
+        if self.model.tex_type[texid] == mujoco.mjtTexture.mjTEXTURE_2D:
+            faces, fh = 1, h
+        else:  # cube/skybox: six square faces stacked vertically (w x 6w), or one face repeated
+            faces, fh = (6, w) if h == 6 * w else (1, h)
+        ys = (np.arange(fh) * image.shape[0] / fh).astype(int)
+        xs = (np.arange(w) * image.shape[1] / w).astype(int)
+        face = image[ys][:, xs]
+        if nc == 4:
+            face = np.concatenate([face, np.full(face.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+        pix = np.tile(face[..., :nc], (faces, 1, 1))
+        self.model.tex_data[adr : adr + pix.size] = pix.reshape(-1)
+        for con, make_current in self._contexts():
+            make_current()
+            mujoco.mjr_uploadTexture(self.model, con, texid)
+
+
+def scene_of(env: gym.Env | Any) -> MujocoScene:
+    """Build (or fetch) the :class:`MujocoScene` behind an environment.
+
+    Supports our environments (which expose ``mujoco_scene``), Gymnasium's MuJoCo environments
+    (``model``/``data`` and a ``mujoco_renderer``) and dm_control environments (``physics``).
+
+    Raises:
+        TypeError: the environment is not MuJoCo-based (names what was found).
+    """
+    base = env.unwrapped if hasattr(env, "unwrapped") else env
+    scene = getattr(base, "mujoco_scene", None)
+    if isinstance(scene, MujocoScene):
+        return scene
+    if isinstance(getattr(base, "model", None), mujoco.MjModel) and hasattr(base, "data"):
+        renderer = getattr(base, "mujoco_renderer", None)
+
+        def gym_contexts() -> list[tuple[mujoco.MjrContext, Callable[[], None]]]:
+            viewers = getattr(renderer, "_viewers", {}) if renderer is not None else {}
+            out = []
+            for v in viewers.values():
+                if getattr(v, "con", None) is not None:
+                    make_current = getattr(v, "make_context_current", None) or (lambda: None)
+                    out.append((v.con, make_current))
+            return out
+
+        scene = MujocoScene(base.model, base.data, gym_contexts)
+    else:
+        physics = getattr(base, "physics", None) or getattr(getattr(base, "_env", None), "physics", None)
+        if physics is None:
+            raise TypeError(
+                f"DomainRandomization: {type(base).__name__} is not MuJoCo-based (no MjModel, no dm_control physics)"
+            )
+
+        def dm_contexts() -> list[tuple[mujoco.MjrContext, Callable[[], None]]]:
+            ctxs = getattr(physics, "_contexts", None)
+            if ctxs is None:
+                return []
+            gl = ctxs.gl
+
+            def make_current() -> None:
+                gl.make_current().__enter__()
+
+            return [(ctxs.mujoco.ptr, make_current)]
+
+        scene = MujocoScene(physics.model.ptr, physics.data.ptr, dm_contexts)
+    try:
+        base.mujoco_scene = scene  # cache, so defaults are captured once per env
+    except AttributeError:
+        pass
+    return scene
+
+
+# --------------------------------------------------------------------------------------------------------
+# Terms
+# --------------------------------------------------------------------------------------------------------
+
+TermFn = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Term:
+    """One randomisation: ``fn(scene, rng, split, **params)`` applied at ``when`` (train split).
+
+    Attributes:
+        name: what it randomises, for logs and errors.
+        fn: a pure function of (scene, generator, split, **params) that writes into the scene.
+        when: ``"step"`` (every step) or ``"reset"`` (every episode) in the train split; the test split
+            applies every term once per episode.
+        params: keyword arguments passed to ``fn``.
+        appearance: ``True`` if it only changes what the camera sees (never the dynamics).
+    """
+
+    name: str
+    fn: TermFn
+    when: When = "step"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    appearance: bool = True
+
+    def __post_init__(self) -> None:
+        if self.when not in ("reset", "step"):
+            raise ValueError(f"Term {self.name!r}: when must be 'reset' or 'step', got {self.when!r}")
+
+    def apply(self, scene: MujocoScene, rng: np.random.Generator, split: Split) -> None:
+        """Apply the term once."""
+        self.fn(scene, rng, split, **self.params)
+
+
+def _pick_texture(
+    scene: MujocoScene, rng: np.random.Generator, split: Split, bank: str, source: TextureSource | None, n_virtual: int
+) -> tuple[int | None, np.ndarray | None]:
+    """Either a bank texture id (fast path) or a fresh image from ``source`` (general path)."""
+    b = scene.banks.get(bank)
+    if b is not None and b.ids.get(split):
+        ids = b.ids[split]
+        return ids[int(rng.integers(len(ids)))], None
+    src = as_texture_source(source)
+    return None, src.texture(split, int(rng.integers(n_virtual)), (128, 128))
+
+
+def _background(
+    scene: MujocoScene, rng: np.random.Generator, split: Split, source: TextureSource | None, n_textures: int
+) -> None:
+    texid, image = _pick_texture(scene, rng, split, "skybox", source, n_textures)
+    if texid is not None:
+        scene.show_skybox(texid)
+        return
+    sky = scene.skybox_texture()
+    if sky is None:
+        raise ValueError("background term: the model has no skybox texture and no 'skybox' bank")
+    scene.write_texture(sky, image)
+
+
+def background(source: TextureSource | None = None, when: When = "step", n_textures: int = 256) -> Term:
+    """Randomise the background (the skybox texture).
+
+    Args:
+        source: texture source (default: procedural families); ignored where the env has a ``"skybox"`` bank,
+            whose textures were drawn from the env's own source when it was built.
+        when: when it applies in the train split.
+        n_textures: how many distinct textures per split the general path cycles through.
+    """
+    return Term("background", _background, when, {"source": source, "n_textures": n_textures})
+
+
+def _floor(
+    scene: MujocoScene,
+    rng: np.random.Generator,
+    split: Split,
+    materials: Sequence[str] | None,
+    source: TextureSource | None,
+    n_textures: int,
+) -> None:
+    mats = scene.ids(mujoco.mjtObj.mjOBJ_MATERIAL, materials)
+    for m in mats:
+        texid, image = _pick_texture(scene, rng, split, "floor", source, n_textures)
+        if texid is not None:
+            scene.set_material_texture(int(m), texid)
+        else:
+            own = int(scene.default("mat_texid")[m, _RGB])
+            if own < 0:
+                raise ValueError(f"floor_texture term: material {m} has no texture to overwrite and no 'floor' bank")
+            scene.write_texture(own, image)
+
+
+def floor_texture(
+    materials: Sequence[str] = ("grid",), source: TextureSource | None = None, when: When = "step", n_textures: int = 256
+) -> Term:
+    """Randomise the texture of floor/table materials (bank swap when the env has a ``"floor"`` bank).
+
+    Args:
+        materials: names of the materials to re-texture.
+        source: texture source for models without a bank (default: procedural families).
+        when: when it applies in the train split.
+        n_textures: distinct textures per split on the general path.
+    """
+    return Term(
+        "floor_texture",
+        _floor,
+        when,
+        {"materials": tuple(materials), "source": source, "n_textures": n_textures},
+    )
+
+
+def _colors(
+    scene: MujocoScene,
+    rng: np.random.Generator,
+    split: Split,
+    materials: Sequence[str] | None,
+    geoms: Sequence[str] | None,
+    low: float,
+    high: float,
+) -> None:
+    # Same distribution in both splits: the paper holds colours to the training distribution at test time.
+    if materials is None or len(materials):
+        mats = scene.ids(mujoco.mjtObj.mjOBJ_MATERIAL, materials)
+        if materials is None:  # all untextured materials: textured ones are the floor's/background's business
+            mats = mats[scene.default("mat_texid")[mats, _RGB] < 0]
+        scene.model.mat_rgba[mats, :3] = rng.uniform(low, high, (len(mats), 3))
+    if geoms:
+        g = scene.ids(mujoco.mjtObj.mjOBJ_GEOM, geoms)
+        scene.model.geom_rgba[g, :3] = rng.uniform(low, high, (len(g), 3))
+
+
+def material_colors(
+    materials: Sequence[str] | None = None,
+    geoms: Sequence[str] | None = None,
+    when: When = "step",
+    low: float = 0.05,
+    high: float = 0.95,
+) -> Term:
+    """Randomise RGB of materials (``None``: every untextured material) and of named geoms.
+
+    Args:
+        materials: material names, or ``None`` for all untextured materials, or ``()`` for none.
+        geoms: geom names whose ``geom_rgba`` to randomise (geoms without a material).
+        when: when it applies in the train split.
+        low: lower bound of each channel.
+        high: upper bound of each channel.
+    """
+    return Term(
+        "material_colors",
+        _colors,
+        when,
+        {"materials": None if materials is None else tuple(materials), "geoms": tuple(geoms or ()), "low": low, "high": high},
+    )
+
+
+def _lights(
+    scene: MujocoScene,
+    rng: np.random.Generator,
+    split: Split,
+    lights: Sequence[str] | None,
+    scale: tuple[float, float],
+    headlight: bool,
+) -> None:
+    if scene.model.nlight:
+        ids = scene.ids(mujoco.mjtObj.mjOBJ_LIGHT, lights)
+        s = rng.uniform(*scale, (len(ids), 1))
+        scene.model.light_diffuse[ids] = np.clip(scene.default("light_diffuse")[ids] * s, 0, 1)
+    if headlight:
+        s = rng.uniform(*scale)
+        scene.model.vis.headlight.diffuse[:] = np.clip(scene.default("vis.headlight.diffuse") * s, 0, 1)
+        scene.model.vis.headlight.ambient[:] = np.clip(scene.default("vis.headlight.ambient") * s, 0, 1)
+
+
+def light_brightness(
+    lights: Sequence[str] | None = None, scale: tuple[float, float] = (0.5, 1.3), headlight: bool = True, when: When = "step"
+) -> Term:
+    """Scale the diffuse brightness of lights (and the headlight) by a factor drawn from ``scale``.
+
+    Args:
+        lights: light names, or ``None`` for every light.
+        scale: range of the multiplicative factor.
+        headlight: also scale the headlight's diffuse and ambient terms.
+        when: when it applies in the train split.
+    """
+    return Term(
+        "light_brightness",
+        _lights,
+        when,
+        {"lights": None if lights is None else tuple(lights), "scale": tuple(scale), "headlight": headlight},
+    )
+
+
+def _small_rotation(rng: np.random.Generator, std_rad: float) -> np.ndarray:
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis) + 1e-12
+    angle = rng.normal(0.0, std_rad)
+    return np.concatenate([[math.cos(angle / 2)], math.sin(angle / 2) * axis])
+
+
+def _camera(
+    scene: MujocoScene, rng: np.random.Generator, split: Split, cameras: Sequence[str | int], pos_std: float, angle_std_deg: float
+) -> None:
+    for c in scene.ids(mujoco.mjtObj.mjOBJ_CAMERA, cameras):
+        scene.model.cam_pos[c] = scene.default("cam_pos")[c] + rng.normal(0.0, pos_std, 3)
+        q = np.empty(4)
+        mujoco.mju_mulQuat(q, _small_rotation(rng, math.radians(angle_std_deg)), scene.default("cam_quat")[c])
+        scene.model.cam_quat[c] = q
+    # Camera poses in MjData were computed from the old model values; recompute them so this very frame uses
+    # the new pose (otherwise the first image of an episode would show the previous episode's camera).
+    mujoco.mj_camlight(scene.model, scene.data)
+
+
+def camera_pose(
+    cameras: Sequence[str | int] = (0,), pos_std: float = 0.02, angle_std_deg: float = 2.0, when: When = "reset"
+) -> Term:
+    """Jitter camera position (Gaussian, metres) and orientation (random axis, Gaussian angle) around the default.
+
+    Args:
+        cameras: camera names or ids.
+        pos_std: standard deviation of the position offset in metres.
+        angle_std_deg: standard deviation of the rotation angle in degrees.
+        when: when it applies in the train split (per episode by default: a camera moved between episodes).
+    """
+    return Term(
+        "camera_pose", _camera, when, {"cameras": tuple(cameras), "pos_std": pos_std, "angle_std_deg": angle_std_deg}
+    )
+
+
+def _friction(
+    scene: MujocoScene, rng: np.random.Generator, split: Split, geoms: Sequence[str], scale: tuple[float, float]
+) -> None:
+    g = scene.ids(mujoco.mjtObj.mjOBJ_GEOM, geoms)
+    scene.model.geom_friction[g, 0] = scene.default("geom_friction")[g, 0] * rng.uniform(*scale, len(g))
+
+
+def friction(geoms: Sequence[str], scale: tuple[float, float] = (0.5, 1.5), when: When = "reset") -> Term:
+    """Scale the sliding friction of ``geoms`` (a physics term: it changes the dynamics).
+
+    Args:
+        geoms: geom names.
+        scale: range of the multiplicative factor.
+        when: when it applies in the train split (per episode, as in the paper).
+    """
+    return Term("friction", _friction, when, {"geoms": tuple(geoms), "scale": tuple(scale)}, appearance=False)
+
+
+def _mass(
+    scene: MujocoScene, rng: np.random.Generator, split: Split, bodies: Sequence[str], scale: tuple[float, float]
+) -> None:
+    b = scene.ids(mujoco.mjtObj.mjOBJ_BODY, bodies)
+    s = rng.uniform(*scale, len(b))
+    scene.model.body_mass[b] = scene.default("body_mass")[b] * s
+    # Scale inertia with mass so the body stays a physically consistent rigid body of the same shape.
+    scene.model.body_inertia[b] = scene.default("body_inertia")[b] * s[:, None]
+
+
+def body_mass(bodies: Sequence[str], scale: tuple[float, float] = (0.5, 1.5), when: When = "reset") -> Term:
+    """Scale the mass (and inertia) of ``bodies`` (a physics term).
+
+    Args:
+        bodies: body names.
+        scale: range of the multiplicative factor.
+        when: when it applies in the train split.
+    """
+    return Term("body_mass", _mass, when, {"bodies": tuple(bodies), "scale": tuple(scale)}, appearance=False)
+
+
+def default_appearance_terms(source: TextureSource | None = None) -> tuple[Term, ...]:
+    """The Distracting-Control-style appearance terms: background, floor, colours, light, camera.
+
+    Works on any MuJoCo model with a skybox and a textured floor material named ``"grid"`` (dm_control) or
+    ``"MatPlane"`` (Gymnasium); a missing floor material is skipped.
+    """
+    return (
+        background(source),
+        Term("floor_texture", _floor_if_present, "step", {"source": source, "n_textures": 256}),
+        material_colors(),
+        light_brightness(),
+        camera_pose(),
+    )
+
+
+def _floor_if_present(
+    scene: MujocoScene, rng: np.random.Generator, split: Split, source: TextureSource | None, n_textures: int
+) -> None:
+    names = [
+        n
+        for n in ("grid", "MatPlane", "floor", "table")
+        if mujoco.mj_name2id(scene.model, mujoco.mjtObj.mjOBJ_MATERIAL, n) >= 0
+    ]
+    names = [n for n in names if scene.default("mat_texid")[scene.ids(mujoco.mjtObj.mjOBJ_MATERIAL, [n])[0], _RGB] >= 0]
+    if names:
+        _floor(scene, rng, split, names, source, n_textures)
+
+
+class Randomizer:
+    """Applies terms according to the split; the engine shared by our envs and :class:`DomainRandomization`.
+
+    Args:
+        terms: the terms.
+        split: ``"train"``, ``"test"`` or ``"none"`` (no term ever applies).
+    """
+
+    def __init__(self, terms: Sequence[Term], split: RandomizationMode) -> None:
+        if split not in RANDOMIZATION_MODES:
+            raise ValueError(f"randomization must be one of {RANDOMIZATION_MODES}, got {split!r}")
+        for t in terms:
+            if not isinstance(t, Term):
+                raise TypeError(f"DomainRandomization: terms must be Term objects, got {type(t).__name__}")
+        self.terms = tuple(terms)
+        self.split = split
+
+    def on_reset(self, scene: MujocoScene, rng: np.random.Generator) -> None:
+        """Episode start: every term in the test split; every term in the train split (a fresh start)."""
+        if self.split == "none":
+            return
+        for t in self.terms:
+            t.apply(scene, rng, self.split)  # type: ignore[arg-type]
+
+    def on_step(self, scene: MujocoScene, rng: np.random.Generator) -> None:
+        """After each step: the train split's ``"step"`` terms."""
+        if self.split != "train":
+            return
+        for t in self.terms:
+            if t.when == "step":
+                t.apply(scene, rng, "train")
+
+
+class DomainRandomization(gym.Wrapper):
+    """Randomise a MuJoCo environment's appearance and physics with :class:`Term` data.
+
+    On our own environments the wrapper hands its terms to the environment, which applies them right before it
+    renders, so the observation of the same step shows the new appearance. On any other MuJoCo environment it
+    applies them after the inner ``reset``/``step``; render *after* this wrapper (for example with
+    :class:`wrappers.PrivilegedObservation` outside it) to see them.
+
+    Randomness comes from a generator seeded by ``reset(seed=...)`` on a stream of its own, so the inner
+    environment's random stream (and hence its dynamics) is untouched by appearance terms.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from wrappers.randomization import DomainRandomization, light_brightness
+        >>> env = DomainRandomization(gym.make("HalfCheetah-v5"), [light_brightness()], split="test")
+        >>> _ = env.reset(seed=1)
+        >>> env.close()
+
+    Args:
+        env: a MuJoCo-based environment.
+        terms: the randomisation terms.
+        split: ``"train"`` (per-term timing, training distributions), ``"test"`` (once per episode, held-out
+            distributions) or ``"none"``.
+    """
+
+    def __init__(self, env: gym.Env, terms: Sequence[Term], split: RandomizationMode = "train") -> None:
+        super().__init__(env)
+        self.randomizer = Randomizer(terms, split)
+        self.scene = scene_of(env)
+        attach = getattr(env.unwrapped, "attach_randomizer", None)
+        self._attached = callable(attach)
+        if self._attached:
+            attach(self.randomizer)
+        self._rng: np.random.Generator | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        """Reset the inner env, then (non-attached envs) apply the episode's terms."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        if self._attached:
+            return obs, info
+        if seed is not None or self._rng is None:
+            base = seed if seed is not None else int(self.env.unwrapped.np_random.integers(2**31))
+            self._rng = np.random.default_rng([base, 0x7A157])
+        self.randomizer.on_reset(self.scene, self._rng)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Step the inner env, then (non-attached envs) apply the train split's per-step terms."""
+        out = self.env.step(action)
+        if not self._attached and self._rng is not None:
+            self.randomizer.on_step(self.scene, self._rng)
+        return out

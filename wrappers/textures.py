@@ -1,0 +1,325 @@
+"""Texture sources for domain randomisation: procedural families (the default) and folders of images/videos.
+
+A texture source answers one question: *give me texture number ``i`` of split ``split`` at size ``(h, w)``*.
+Splits never share a texture:
+
+* :class:`ProceduralTextures` draws every texture from a *family* (checker boards, stripes, value noise, ...).
+  Train and test use disjoint families, so a held-out texture is not merely a new random seed of a training
+  texture but a different kind of image, like the held-out background videos of the Distracting Control Suite.
+* :class:`FolderTextures` reads images or videos from a folder (for example DAVIS ``JPEGImages/480p``) and
+  splits them *by file or by video folder*, so frames of one video never appear in both splits.
+
+Everything is generated in-process with NumPy (no download) and is a pure function of ``(split, index, size,
+seed)``: the same arguments always give the same pixels.
+
+Example:
+    >>> from wrappers.textures import ProceduralTextures
+    >>> src = ProceduralTextures()
+    >>> img = src.texture("train", 0, (32, 48))
+    >>> img.shape, img.dtype.name
+    ((32, 48, 3), 'uint8')
+    >>> set(src.families("train")).isdisjoint(src.families("test"))
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+Split = Literal["train", "test"]
+SPLITS: tuple[Split, ...] = ("train", "test")
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".gif", ".webm", ".mkv")
+
+
+@runtime_checkable
+class TextureSource(Protocol):
+    """Anything that can produce texture ``index`` of a split as an ``(h, w, 3)`` uint8 image."""
+
+    def texture(self, split: Split, index: int, size: tuple[int, int]) -> np.ndarray:
+        """Return texture ``index`` of ``split`` resized to ``size = (height, width)``."""
+        ...
+
+
+def _check_split(split: str, who: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"{who}: split must be one of {SPLITS}, got {split!r}")
+
+
+def _seed_for(*parts: object) -> int:
+    """A stable 64-bit seed from arbitrary parts (Python's ``hash`` is salted per process; this is not)."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Procedural families. Each takes (rng, h, w) and returns float RGB in [0, 1] of shape (h, w, 3).
+# --------------------------------------------------------------------------------------------------------
+
+
+def _palette(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random saturated-ish colours, (n, 3) in [0, 1]."""
+    hsv = np.stack([rng.uniform(0, 1, n), rng.uniform(0.4, 1.0, n), rng.uniform(0.3, 1.0, n)], axis=1)
+    h, s, v = hsv[:, 0] * 6.0, hsv[:, 1], hsv[:, 2]
+    i = np.floor(h).astype(int) % 6
+    f = h - np.floor(h)
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    table = np.stack([np.stack(c, axis=1) for c in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))])
+    return table[i, np.arange(n)]
+
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    y, x = np.meshgrid(np.linspace(0, 1, h, endpoint=False), np.linspace(0, 1, w, endpoint=False), indexing="ij")
+    return y, x
+
+
+def _mix(t: np.ndarray, c0: np.ndarray, c1: np.ndarray) -> np.ndarray:
+    return c0[None, None] * (1 - t[..., None]) + c1[None, None] * t[..., None]
+
+
+def _checker(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    y, x = _grid(h, w)
+    k = rng.integers(2, 12)
+    c = _palette(rng, 2)
+    return _mix(((np.floor(y * k) + np.floor(x * k)) % 2).astype(float), c[0], c[1])
+
+
+def _stripes(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    y, x = _grid(h, w)
+    angle, k = rng.uniform(0, np.pi), rng.uniform(3, 20)
+    t = 0.5 + 0.5 * np.sin(2 * np.pi * k * (x * np.cos(angle) + y * np.sin(angle)))
+    c = _palette(rng, 2)
+    return _mix(t, c[0], c[1])
+
+
+def _value_noise(rng: np.random.Generator, h: int, w: int, octaves: int = 4) -> np.ndarray:
+    """Multi-octave value noise in [0, 1] (bilinear interpolation of random lattices)."""
+    out = np.zeros((h, w))
+    amp, total = 1.0, 0.0
+    for o in range(octaves):
+        cells = 2 ** (o + 2)
+        lattice = rng.uniform(0, 1, (cells + 1, cells + 1))
+        yy, xx = np.linspace(0, cells, h, endpoint=False), np.linspace(0, cells, w, endpoint=False)
+        y0, x0 = yy.astype(int), xx.astype(int)
+        fy, fx = (yy - y0)[:, None], (xx - x0)[None, :]
+        a, b = lattice[y0][:, x0], lattice[y0][:, x0 + 1]
+        c, d = lattice[y0 + 1][:, x0], lattice[y0 + 1][:, x0 + 1]
+        out += amp * ((a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy)
+        total += amp
+        amp *= 0.5
+    return out / total
+
+
+def _clouds(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    c = _palette(rng, 2)
+    return _mix(_value_noise(rng, h, w), c[0], c[1])
+
+
+def _blobs(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    y, x = _grid(h, w)
+    n = rng.integers(4, 12)
+    img = np.tile(_palette(rng, 1)[0], (h, w, 1))
+    for centre, radius, colour in zip(rng.uniform(0, 1, (n, 2)), rng.uniform(0.05, 0.3, n), _palette(rng, n)):
+        mask = ((y - centre[0]) ** 2 + (x - centre[1]) ** 2) < radius**2
+        img[mask] = colour
+    return img
+
+
+def _rings(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    y, x = _grid(h, w)
+    cy, cx, k = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(4, 16)
+    t = (np.sqrt((y - cy) ** 2 + (x - cx) ** 2) * k) % 1.0
+    c = _palette(rng, 3)
+    return np.where((t < 0.5)[..., None], _mix(t * 2, c[0], c[1]), _mix((t - 0.5) * 2, c[1], c[2]))
+
+
+def _voronoi(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    y, x = _grid(h, w)
+    n = int(rng.integers(6, 24))
+    sites = rng.uniform(0, 1, (n, 2))
+    d = (y[..., None] - sites[:, 0]) ** 2 + (x[..., None] - sites[:, 1]) ** 2  # (h, w, n)
+    return _palette(rng, n)[np.argmin(d, axis=-1)]
+
+
+def _marble(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    y, x = _grid(h, w)
+    k = rng.uniform(2, 8)
+    t = 0.5 + 0.5 * np.sin(2 * np.pi * (k * x + 4.0 * _value_noise(rng, h, w)))
+    c = _palette(rng, 2)
+    return _mix(t, c[0], c[1])
+
+
+FAMILIES: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
+    "checker": _checker,
+    "stripes": _stripes,
+    "clouds": _clouds,
+    "blobs": _blobs,
+    "rings": _rings,
+    "voronoi": _voronoi,
+    "marble": _marble,
+}
+"""Every procedural family by name."""
+
+TRAIN_FAMILIES: tuple[str, ...] = ("checker", "stripes", "clouds", "blobs")
+"""Families used for training textures."""
+
+TEST_FAMILIES: tuple[str, ...] = ("rings", "voronoi", "marble")
+"""Held-out families: never drawn for the train split."""
+
+
+class ProceduralTextures:
+    """Textures generated in-process from named families, with disjoint train and test families.
+
+    Args:
+        train_families: family names (keys of :data:`FAMILIES`) used for the train split.
+        test_families: family names used for the held-out test split; must not overlap ``train_families``.
+        seed: base seed; texture ``i`` of a split is a pure function of ``(seed, split, i, size)``.
+    """
+
+    def __init__(
+        self,
+        train_families: Sequence[str] = TRAIN_FAMILIES,
+        test_families: Sequence[str] = TEST_FAMILIES,
+        seed: int = 0,
+    ) -> None:
+        for name in (*train_families, *test_families):
+            if name not in FAMILIES:
+                raise ValueError(f"ProceduralTextures: unknown family {name!r}; known: {sorted(FAMILIES)}")
+        overlap = set(train_families) & set(test_families)
+        if overlap:
+            raise ValueError(f"ProceduralTextures: families {sorted(overlap)} are in both train and test splits")
+        if not train_families or not test_families:
+            raise ValueError("ProceduralTextures: train_families and test_families must both be non-empty")
+        self._families = {"train": tuple(train_families), "test": tuple(test_families)}
+        self.seed = seed
+
+    def families(self, split: Split) -> tuple[str, ...]:
+        """The family names of ``split``."""
+        _check_split(split, "ProceduralTextures")
+        return self._families[split]
+
+    def family_of(self, split: Split, index: int) -> str:
+        """The family that texture ``index`` of ``split`` comes from (round-robin over the split's families)."""
+        fams = self.families(split)
+        return fams[index % len(fams)]
+
+    def texture(self, split: Split, index: int, size: tuple[int, int]) -> np.ndarray:
+        """Return texture ``index`` of ``split`` as an ``(h, w, 3)`` uint8 image."""
+        family = self.family_of(split, index)
+        rng = np.random.default_rng(_seed_for(self.seed, split, index, family))
+        h, w = size
+        return (np.clip(FAMILIES[family](rng, h, w), 0.0, 1.0) * 255).astype(np.uint8)
+
+    def __repr__(self) -> str:
+        return f"ProceduralTextures(train={self._families['train']}, test={self._families['test']}, seed={self.seed})"
+
+
+def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize with NumPy (textures are tiny; no need for a resampling dependency)."""
+    h, w = size
+    ys = (np.arange(h) * img.shape[0] / h).astype(int)
+    xs = (np.arange(w) * img.shape[1] / w).astype(int)
+    return img[ys][:, xs]
+
+
+class FolderTextures:
+    """Textures from a folder of images and/or videos, split into train and held-out test items.
+
+    The folder may hold image files, video files, or sub-folders of frames (DAVIS ``JPEGImages/480p/<video>/``).
+    Each *item* (one image file, one video file, or one sub-folder) goes wholly to one split, chosen by a
+    stable hash of its name, so frames of the same video never leak across splits.
+
+    Args:
+        root: the folder.
+        test_fraction: fraction of items held out for the test split.
+        seed: salt of the split hash; change it for a different split.
+
+    Raises:
+        FileNotFoundError: ``root`` does not exist.
+        ValueError: the folder holds no usable item, or a split would be empty.
+    """
+
+    def __init__(self, root: str | Path, test_fraction: float = 0.2, seed: int = 0) -> None:
+        self.root = Path(root).expanduser()
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"FolderTextures: no such folder {self.root}")
+        if not 0.0 < test_fraction < 1.0:
+            raise ValueError(f"FolderTextures: test_fraction must be in (0, 1), got {test_fraction}")
+        items = sorted(
+            p
+            for p in self.root.iterdir()
+            if p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
+        )
+        items = [p for p in items if not p.is_dir() or any(self._frames_in(p))]
+        if not items:
+            raise ValueError(f"FolderTextures: no images, videos or frame folders in {self.root}")
+        bucket = {p: (_seed_for(seed, p.name) % 10_000) / 10_000 for p in items}
+        test = [p for p in items if bucket[p] < test_fraction]
+        train = [p for p in items if bucket[p] >= test_fraction]
+        if len(items) >= 2 and (not test or not train):
+            # Tiny folders: the hash may put everything on one side; fall back to a deterministic cut.
+            k = max(1, round(len(items) * test_fraction))
+            order = sorted(items, key=lambda p: bucket[p])
+            test, train = order[:k], order[k:]
+        if not test or not train:
+            raise ValueError(f"FolderTextures: need at least 2 items in {self.root} to make a train/test split")
+        self._items: dict[str, list[Path]] = {"train": train, "test": test}
+        self._frames: dict[Path, list[Path]] = {}
+
+    @staticmethod
+    def _frames_in(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+    def items(self, split: Split) -> list[Path]:
+        """The files/folders assigned to ``split``."""
+        _check_split(split, "FolderTextures")
+        return list(self._items[split])
+
+    def _load(self, path: Path, frame: int) -> np.ndarray:
+        import imageio.v3 as iio
+
+        if path.is_dir():
+            frames = self._frames.setdefault(path, self._frames_in(path))
+            img = iio.imread(frames[frame % len(frames)])
+        elif path.suffix.lower() in VIDEO_SUFFIXES:
+            try:
+                img = iio.imread(path, index=frame)
+            except (IndexError, StopIteration, OSError):
+                img = iio.imread(path, index=0)
+        else:
+            img = iio.imread(path)
+        img = np.asarray(img)
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=2)
+        return img[..., :3].astype(np.uint8)
+
+    def texture(self, split: Split, index: int, size: tuple[int, int]) -> np.ndarray:
+        """Texture ``index``: item ``index % n_items``, frame ``index // n_items`` for videos/frame folders."""
+        items = self.items(split)
+        path = items[index % len(items)]
+        return _resize(self._load(path, index // len(items)), size)
+
+    def __repr__(self) -> str:
+        return f"FolderTextures({str(self.root)!r}, train={len(self._items['train'])}, test={len(self._items['test'])})"
+
+
+def as_texture_source(source: TextureSource | str | Path | None) -> TextureSource:
+    """``None`` -> :class:`ProceduralTextures`; a path -> :class:`FolderTextures`; a source -> itself."""
+    if source is None:
+        return ProceduralTextures()
+    if isinstance(source, (str, Path)):
+        return FolderTextures(source)
+    if not isinstance(source, TextureSource):
+        raise TypeError(f"texture source must be a path, None or a TextureSource, got {type(source).__name__}")
+    return source
+
+
+def cube_faces(image_fn: Callable[[int], np.ndarray], face: int) -> np.ndarray:
+    """Stack six ``(face, face, 3)`` images (``image_fn(k)`` for k in 0..5) into MuJoCo's cube layout (6*face, face, 3)."""
+    return np.concatenate([image_fn(k) for k in range(6)], axis=0)
