@@ -1,0 +1,174 @@
+"""TWIST distillation: Eq. 3 + Eq. 4 semantics, frozen teacher, replayed actions, ablations, the agent."""
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from twist_agents.dreamer import DreamerAgent, dreamer_config
+from twist_agents.twist import StudentWorldModel, TwistAgent, distill_config, distillation_loss
+
+torch.set_num_threads(1)
+SHAPES = {"state": (5,), "pixels": (64, 64, 3)}
+ACTIONS = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+CFG = distill_config("debug", seq_len=8, horizon=4, imag_starts=16)
+TERMS = ("deter", "prior", "post", "imag_deter", "imag_prior")
+
+
+def teacher(seed=0):
+    return DreamerAgent(dreamer_config("debug", encode=("state",), decode=("state",)), SHAPES, ACTIONS, seed=seed)
+
+
+def batch(b=3, t=8, seed=0):
+    rng = np.random.default_rng(seed)
+    state = rng.normal(size=(b, t, 5)).astype(np.float32)
+    # Pixels that depend on the state, so a student can in principle read it.
+    pixels = np.clip(128 + 40 * state[..., :3, None, None].transpose(0, 1, 3, 4, 2), 0, 255)
+    pixels = np.broadcast_to(pixels, (b, t, 64, 64, 3)).astype(np.uint8)
+    action = rng.uniform(-1, 1, (b, t, 2)).astype(np.float32)
+    is_first = np.zeros((b, t), bool)
+    is_first[:, 0] = True
+    action[:, 0] = 0.0
+    return {"state": state, "pixels": pixels, "action": action, "is_first": is_first}
+
+
+def torch_batch(agent, b):
+    return agent.world_model.to_torch(b)
+
+
+def copy_student(t):
+    """A student that *is* the teacher: same keys (state), same weights."""
+    s = StudentWorldModel(SHAPES, ("state",), t.world_model.config.encoder, t.world_model.config.rssm, 2)
+    s.encoder.load_state_dict(t.world_model.encoder.state_dict())
+    s.rssm.load_state_dict(t.world_model.rssm.state_dict())
+    return s
+
+
+def test_loss_is_zero_for_a_student_that_copies_the_teacher():
+    t = teacher()
+    terms = distillation_loss(t.world_model, t.actor, copy_student(t), torch_batch(t, batch()), CFG)
+    for name in TERMS:
+        assert float(getattr(terms, name)) == pytest.approx(0.0, abs=1e-6), name
+    assert float(terms.loss) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_loss_is_positive_for_a_different_student_in_every_term():
+    t = teacher()
+    student = StudentWorldModel.for_teacher(t.world_model, SHAPES)  # pixels, fresh weights
+    terms = distillation_loss(t.world_model, t.actor, student, torch_batch(t, batch()), CFG)
+    for name in TERMS:
+        assert float(getattr(terms, name)) > 1e-4, name
+    # A state student with perturbed weights is also penalised: the zero above is not an accident.
+    s = copy_student(t)
+    with torch.no_grad():
+        for p in s.rssm.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    assert float(distillation_loss(t.world_model, t.actor, s, torch_batch(t, batch()), CFG).loss) > 1e-3
+
+
+def test_gradients_reach_only_the_student():
+    t = teacher()
+    for p in (*t.world_model.parameters(), *t.behavior.parameters()):
+        p.requires_grad_(True)  # even if the teacher were trainable, the loss must not touch it
+    student = StudentWorldModel.for_teacher(t.world_model, SHAPES)
+    distillation_loss(t.world_model, t.actor, student, torch_batch(t, batch()), CFG).loss.backward()
+    assert all(p.grad is None for p in (*t.world_model.parameters(), *t.behavior.parameters()))
+    grads = [p.grad for p in student.parameters()]
+    assert all(g is not None for g in grads) and sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_twist_agent_freezes_the_teacher_and_updates_only_the_student():
+    t = teacher()
+    before = {k: v.clone() for k, v in t.world_model.state_dict().items()}
+    actor_before = {k: v.clone() for k, v in t.behavior.state_dict().items()}
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, CFG, seed=0)
+    s_before = {k: v.clone() for k, v in agent.student.state_dict().items()}
+    agent.update(batch())
+    assert all(torch.equal(before[k], v) for k, v in t.world_model.state_dict().items())
+    assert all(torch.equal(actor_before[k], v) for k, v in t.behavior.state_dict().items())
+    assert any(not torch.equal(s_before[k], v) for k, v in agent.student.state_dict().items())
+
+
+def test_distillation_on_a_fixed_dataset_reduces_every_term():
+    torch.manual_seed(0)
+    t = teacher()
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, lr=2e-3), seed=0)
+    data = batch(b=4, t=8, seed=1)
+    first = agent.update(data)
+    for _ in range(60):
+        last = agent.update(data)
+    for name in TERMS:
+        assert last[f"distill/{name}"] < 0.7 * first[f"distill/{name}"], (name, first, last)
+
+
+def test_imagined_rollouts_replay_the_teachers_actions_in_the_student():
+    t = teacher()
+    student = StudentWorldModel.for_teacher(t.world_model, SHAPES)
+    seen = {"teacher": [], "student": []}
+    for who, rssm in (("teacher", t.world_model.rssm), ("student", student.rssm)):
+        orig = rssm.img_step
+
+        def spy(state, action, sample=True, _orig=orig, _who=who):
+            seen[_who].append(action.detach().clone())
+            return _orig(state, action, sample)
+
+        rssm.img_step = spy
+    b = torch_batch(t, batch())
+    seen["teacher"].clear(), seen["student"].clear()
+    terms = distillation_loss(t.world_model, t.actor, student, b, CFG)
+    # observe() also calls img_step (8 steps each); the imagined part is the last H calls of each model.
+    imag_t, imag_s = seen["teacher"][-CFG.horizon :], seen["student"][-CFG.horizon :]
+    assert len(imag_t) == len(imag_s) == CFG.horizon
+    for a, b_, i in zip(imag_t, imag_s, range(CFG.horizon)):
+        assert torch.equal(a, b_) and torch.equal(a, terms.actions[:, i])
+
+
+class _ZeroPolicy(torch.nn.Module):
+    """An actor whose samples are exactly zero, to see the noise alone."""
+
+    class _Dist:
+        def __init__(self, n):
+            self.n = n
+
+        def sample(self):
+            return torch.zeros(self.n, 2)
+
+        def mode(self):
+            return torch.zeros(self.n, 2)
+
+    def forward(self, feat):
+        return self._Dist(feat.shape[0])
+
+
+def test_ablation_flags_switch_the_right_terms_off():
+    t = teacher()
+    student = StudentWorldModel.for_teacher(t.world_model, SHAPES)
+    b = torch_batch(t, batch())
+    no_imag = distillation_loss(t.world_model, t.actor, student, b, dataclasses.replace(CFG, imagined=False))
+    assert float(no_imag.imag_deter) == 0.0 and float(no_imag.imag_prior) == 0.0 and no_imag.actions is None
+    assert float(no_imag.loss) == pytest.approx(float(no_imag.deter + no_imag.prior + no_imag.post), rel=1e-6)
+    assert float(no_imag.post) > 0
+    quiet = distillation_loss(t.world_model, _ZeroPolicy(), student, b, dataclasses.replace(CFG, noisy_actions=False))
+    noisy = distillation_loss(t.world_model, _ZeroPolicy(), student, b, CFG)
+    assert torch.count_nonzero(quiet.actions) == 0
+    assert float(noisy.actions.std()) == pytest.approx(CFG.action_noise, rel=0.3)
+
+
+def test_agent_acts_from_pixels_only_and_round_trips_as_one_artefact(tmp_path):
+    t = teacher()
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, CFG, seed=0)
+    agent.update(batch())
+    obs = {"pixels": batch()["pixels"][0, 0]}  # no "state" key: deployable on a real robot
+    a1, s = agent.act(obs, None, explore=False)
+    a2, _ = agent.act(obs, s, explore=False)
+    assert a1.shape == (2,) and np.all(np.abs(a1) <= 1)
+    agent.save(tmp_path / "twist.pt")
+    again = TwistAgent.from_checkpoint(tmp_path / "twist.pt")
+    b1, s2 = again.act(obs, None, explore=False)
+    b2, _ = again.act(obs, s2, explore=False)
+    assert np.array_equal(a1, b1) and np.array_equal(a2, b2)
+    assert again.updates == 1
+    with pytest.raises(ValueError, match="pixels"):
+        agent.act({"state": np.zeros(5, np.float32)}, None, explore=False)

@@ -1,0 +1,181 @@
+"""``TwistAgent``: the student world model filters images; the teacher's actor acts on the student's latents.
+
+It implements the :class:`~twist_agents.protocol.Agent` protocol. ``update`` is one distillation step
+(Algorithm 1, line 12); ``act`` needs only ``obs["pixels"]`` (deployment on a real robot has no state).
+``save`` writes one artefact with everything: student, teacher world model and actor, optimiser, counters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from twist_agents.dreamer.agent import DreamerAgent, atomic_torch_save
+from twist_agents.dreamer.config import config_from_dict
+from twist_agents.dreamer.rssm import State
+from twist_agents.protocol import Observation
+from twist_agents.twist.config import DistillConfig
+from twist_agents.twist.losses import distillation_loss
+from twist_agents.twist.student import StudentWorldModel
+
+
+class TwistAgent:
+    """Student world model + the teacher's actor, behind the Agent protocol.
+
+    Attributes:
+        teacher: the frozen teacher :class:`~twist_agents.dreamer.agent.DreamerAgent` (world model + actor).
+        student: the :class:`StudentWorldModel`.
+        config: the :class:`DistillConfig`.
+        updates: distillation updates done so far.
+
+    Args:
+        teacher: the trained teacher; its parameters are frozen here.
+        student_obs_shapes: shapes of the student's keys (e.g. ``{"pixels": (64, 64, 3)}``).
+        config: distillation settings.
+        encode: the student's observation keys.
+        seed: seeds the student's initialisation and the distillation's randomness.
+    """
+
+    def __init__(
+        self,
+        teacher: DreamerAgent,
+        student_obs_shapes: Mapping[str, Sequence[int]],
+        config: DistillConfig,
+        encode: Sequence[str] = ("pixels",),
+        seed: int = 0,
+    ) -> None:
+        self.teacher = teacher
+        self.config = config
+        for p in (*teacher.world_model.parameters(), *teacher.behavior.parameters()):
+            p.requires_grad_(False)  # Algorithm 1 updates theta only; phi stays frozen
+        teacher.world_model.eval()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.student = StudentWorldModel.for_teacher(
+                teacher.world_model, student_obs_shapes, encode
+            ).to(teacher.device)
+        self.opt = torch.optim.Adam(self.student.parameters(), lr=config.lr, eps=config.eps)
+        self.generator = torch.Generator(device=teacher.device).manual_seed(seed)
+        self.updates = 0
+
+    @property
+    def device(self) -> torch.device:
+        """Torch device."""
+        return self.teacher.device
+
+    @property
+    def actor(self) -> nn.Module:
+        """The teacher's actor (acts on student latents at deployment)."""
+        return self.teacher.actor
+
+    @property
+    def batch_keys(self) -> tuple[str, ...]:
+        """Keys :meth:`update` reads from the teacher's dataset."""
+        keys = dict.fromkeys((*self.teacher.config.world_model.encode, *self.student.encode, "action", "is_first"))
+        return tuple(keys)
+
+    # ------------------------------------------------------------------ acting
+    @torch.no_grad()
+    def act(self, obs: Observation, state: tuple[State, torch.Tensor] | None, explore: bool) -> tuple[np.ndarray, Any]:
+        """Filter ``obs`` (only the student's keys, e.g. pixels) and act with the teacher's actor.
+
+        Args:
+            obs: one observation; only ``self.student.encode`` keys are read.
+            state: ``None`` at an episode start, else the previous call's state.
+            explore: sample actions (``False``: the actor's mode, for evaluation).
+
+        Returns:
+            ``(action scaled to the env's bounds, new state)``.
+        """
+        missing = [k for k in self.student.encode if k not in obs]
+        if missing:
+            raise ValueError(f"TwistAgent.act: observation lacks {missing} (has {sorted(obs)})")
+        x = {k: torch.as_tensor(np.asarray(obs[k]), device=self.device)[None] for k in self.student.encode}
+        embed = self.student.encoder(x)  # (1, E)
+        if state is None:
+            latent, prev = None, torch.zeros(1, self.teacher.action_dim, device=self.device)
+            is_first = torch.ones(1, device=self.device)
+        else:
+            (latent, prev), is_first = state, torch.zeros(1, device=self.device)
+        # Modes, as in distillation (twist_agents.twist.losses): the student tracks the teacher's mode path.
+        post, _ = self.student.rssm.obs_step(latent, prev, embed, is_first, sample=False)
+        dist = self.actor(self.student.rssm.get_feat(post))
+        action = (dist.sample() if explore else dist.mode()).clamp(-1.0, 1.0)  # (1, A)
+        low, high = self.teacher._low, self.teacher._high
+        scaled = low + (action[0].cpu().numpy() + 1.0) * 0.5 * (high - low)
+        return scaled.astype(np.float32), (post, action)
+
+    # ------------------------------------------------------------------ learning
+    def update(self, batch: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """One distillation step on ``(B, L, ...)`` sequences of the teacher's paired dataset (Eq. 3 + Eq. 4)."""
+        tb = self.teacher.world_model.to_torch({k: batch[k] for k in self.batch_keys})
+        terms = distillation_loss(self.teacher.world_model, self.actor, self.student, tb, self.config, self.generator)
+        self.opt.zero_grad(set_to_none=True)
+        terms.loss.backward()
+        metrics = terms.metrics()
+        metrics["distill/grad_norm"] = float(nn.utils.clip_grad_norm_(self.student.parameters(), self.config.grad_clip))
+        self.opt.step()
+        self.updates += 1
+        return metrics
+
+    # ------------------------------------------------------------------ persistence
+    def state_dict(self) -> dict[str, Any]:
+        """Everything: the teacher (config, spaces, weights), the student, optimiser, counters."""
+        t = self.teacher
+        return {
+            "kind": "twist",
+            "teacher": {
+                "config": dataclasses.asdict(t.config),
+                "obs_shapes": t.obs_shapes,
+                "action_low": t._low,
+                "action_high": t._high,
+                "world_model": t.world_model.state_dict(),
+                "behavior": t.behavior.state_dict(),
+            },
+            "distill": dataclasses.asdict(self.config),
+            "student_obs_shapes": self.student.obs_shapes,
+            "student_encode": self.student.encode,
+            "student": self.student.state_dict(),
+            "opt": self.opt.state_dict(),
+            "generator": self.generator.get_state(),
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the student, optimiser and counters of :meth:`state_dict` (the teacher must already match)."""
+        self.student.load_state_dict(state["student"])
+        self.opt.load_state_dict(state["opt"])
+        self.generator.set_state(state["generator"])
+        self.updates = int(state["updates"])
+
+    def save(self, path: str | Path) -> None:
+        """Write the whole agent to ``path`` atomically (one artefact: deployable and resumable)."""
+        atomic_torch_save(self.state_dict(), path)
+
+    def load(self, path: str | Path) -> None:
+        """Restore a file written by :meth:`save` into this agent."""
+        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=False))
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> TwistAgent:
+        """Rebuild a complete agent (teacher included) from one file written by :meth:`save`."""
+        state = torch.load(path, map_location=device, weights_only=False)
+        if state.get("kind") != "twist":
+            raise ValueError(f"{path} is not a TWIST agent checkpoint")
+        ts = state["teacher"]
+        cfg = dataclasses.replace(config_from_dict(ts["config"]), device=device)
+        space = gym.spaces.Box(ts["action_low"], ts["action_high"], dtype=np.float32)
+        teacher = DreamerAgent(cfg, ts["obs_shapes"], space)
+        teacher.world_model.load_state_dict(ts["world_model"])
+        teacher.behavior.load_state_dict(ts["behavior"])
+        distill = DistillConfig(**state["distill"])
+        agent = cls(teacher, state["student_obs_shapes"], distill, state["student_encode"])
+        agent.load_state_dict(state)
+        return agent

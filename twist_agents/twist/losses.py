@@ -1,0 +1,165 @@
+r"""World-model distillation losses of TWIST: Eq. 3 (on dataset sequences) and Eq. 4 (on imagined rollouts).
+
+Notation (paper, Sec. IV-B): teacher world model :math:`W_\phi` reads privileged states :math:`s_t`, student
+:math:`W_\theta` reads domain-randomised images :math:`o_t`; both are RSSMs with the same latent shapes.
+
+Eq. 3, on a sequence :math:`\tau = \{(a_t, o_t, s_t)\}_{t=k}^{k+L}` from the teacher's dataset
+:math:`\mathcal{D}`::
+
+    L_distil = sum_t  ||h_t^T - h_t^S||^2                                  (deterministic state)
+                    + KL[ p_theta(z^_t^S | h_t^S) || p_phi(z^_t^T | h_t^T) ]     (prior)
+                    + KL[ q_theta(z_t^S | h_t^S, o_t) || q_phi(z_t^T | h_t^T, s_t) ]  (posterior)
+
+Eq. 4 / Algorithm 1 lines 6-11: both models start from their posteriors on :math:`\tau`; the teacher imagines
+``H`` steps with its own actor plus Gaussian action noise; the student replays *the same actions*::
+
+    L_imagined = sum_{i=1..H}  ||h_i^T - h_i^S||^2 + KL[ p_theta(z^_i^S | h_i^S) || p_phi(z^_i^T | h_i^T) ]
+
+Timing: rows of a batch follow :mod:`twist_agents.dreamer.rssm` (``action[:, t]`` is :math:`a_{t-1}`)::
+
+    dataset:   o_0,s_0   a_0   o_1,s_1   a_1   ...            both RSSMs filter the same (a, .) stream
+    imagined:  start = posterior of row t  --a_t^T--> step 1 --a_{t+1}^T--> ... step H
+
+Latents are taken at their *mode* (straight-through one-hot of the argmax) in both models: the targets are then
+deterministic functions of the data, the loss is exactly zero for a student that equals the teacher, and the
+student filters exactly as it does when it acts (``explore=False``). The teacher is frozen: it runs under
+``torch.no_grad`` and no gradient reaches its parameters (Algorithm 1 updates only :math:`\theta`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from twist_agents.dreamer.rssm import State, kl_categorical
+from twist_agents.dreamer.world_model import WorldModel
+from twist_agents.twist.config import DistillConfig
+from twist_agents.twist.student import StudentWorldModel
+
+
+@dataclass
+class DistillTerms:
+    """The loss and its terms (scalars averaged over the batch; Eq. 3 summed over time, Eq. 4 over the horizon).
+
+    Attributes:
+        loss: Eq. 3 + Eq. 4 (with gradients to the student only).
+        deter: Eq. 3, ``||h^T - h^S||^2``.
+        prior: Eq. 3, ``KL[p_S || p_T]``.
+        post: Eq. 3, ``KL[q_S || q_T]``.
+        imag_deter: Eq. 4, ``||h^T - h^S||^2`` along the imagined rollouts (0 when imagination is off).
+        imag_prior: Eq. 4, ``KL[p_S || p_T]`` along the imagined rollouts (0 when imagination is off).
+        actions: ``(N, H, A)`` the teacher's (noisy) imagined actions, replayed by the student.
+    """
+
+    loss: torch.Tensor
+    deter: torch.Tensor
+    prior: torch.Tensor
+    post: torch.Tensor
+    imag_deter: torch.Tensor
+    imag_prior: torch.Tensor
+    actions: torch.Tensor | None
+
+    def metrics(self) -> dict[str, float]:
+        """Float metrics under ``distill/``."""
+        names = ("loss", "deter", "prior", "post", "imag_deter", "imag_prior")
+        return {f"distill/{n}": float(getattr(self, n).detach()) for n in names}
+
+
+def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared L2 distance over the last dim: ``(..., D) -> (...)``."""
+    return (a - b).pow(2).sum(-1)
+
+
+def teacher_rollout(
+    teacher: WorldModel,
+    actor: nn.Module,
+    start: State,
+    horizon: int,
+    action_noise: float,
+    generator: torch.Generator | None = None,
+) -> tuple[State, torch.Tensor]:
+    """Algorithm 1, ``Imagine(W_teacher, Z_teacher)``: roll the teacher's actor forward with action noise.
+
+    Args:
+        teacher: frozen teacher world model.
+        actor: the teacher's actor, ``actor(feat) -> dist`` with ``.sample()``.
+        start: ``(N, ...)`` teacher posterior states.
+        horizon: ``H``.
+        action_noise: standard deviation of the Gaussian noise added to the sampled actions ("to ensure
+            diversity in the imagined trajectories", Sec. IV-B); 0 disables it (the ablation).
+        generator: torch generator for the noise (reproducibility).
+
+    Returns:
+        ``(states (N, H + 1, ...), actions (N, H, A))``, start state at index 0.
+    """
+    rssm = teacher.rssm
+
+    def policy(state: State) -> torch.Tensor:
+        action = actor(rssm.get_feat(state)).sample()
+        if action_noise > 0:
+            noise = torch.randn(action.shape, generator=generator, device=action.device) * action_noise
+            action = action + noise
+        return action.clamp(-1.0, 1.0)
+
+    with torch.no_grad():
+        return rssm.imagine(start, policy, horizon, sample=False)
+
+
+def distillation_loss(
+    teacher: WorldModel,
+    teacher_actor: nn.Module,
+    student: StudentWorldModel,
+    batch: Mapping[str, torch.Tensor],
+    config: DistillConfig,
+    generator: torch.Generator | None = None,
+) -> DistillTerms:
+    """TWIST's world-model distillation loss, Eq. 3 + Eq. 4 (Algorithm 1, lines 4-11).
+
+    Args:
+        teacher: the frozen teacher world model (encodes ``teacher.config.encode``, e.g. ``"state"``).
+        teacher_actor: the teacher's actor (drives Eq. 4's imagination).
+        student: the student world model (encodes e.g. ``"pixels"``); its latent shapes equal the teacher's.
+        batch: ``(B, L, ...)`` tensors with both models' observation keys plus ``action`` (:math:`a_{t-1}`,
+            in [-1, 1]) and ``is_first``.
+        config: sequence/horizon, noise, and the ablation switches.
+        generator: torch generator for start-state subsampling and action noise.
+
+    Returns:
+        :class:`DistillTerms` (``loss`` carries gradients to the student only).
+    """
+    action = batch["action"].float()
+    is_first = batch["is_first"]
+    # --- Eq. 3: filter the same sequence through both models (Algorithm 1 lines 5-7) --------------------
+    with torch.no_grad():
+        t_embed = teacher.encoder({k: batch[k] for k in teacher.config.encode})  # (B, L, E_T)
+        t_post, t_prior = teacher.rssm.observe(t_embed, action, is_first, sample=False)
+    s_embed = student.encoder({k: batch[k] for k in student.encode})  # (B, L, E_S)
+    s_post, s_prior = student.rssm.observe(s_embed, action, is_first, sample=False)
+
+    deter = _sq_dist(t_post["deter"], s_post["deter"]).sum(1).mean()  # sum over t, mean over batch
+    prior = kl_categorical(s_prior["logits"], t_prior["logits"]).sum(1).mean()
+    post = kl_categorical(s_post["logits"], t_post["logits"]).sum(1).mean()
+    loss = deter + prior + post
+    zero = loss.new_zeros(())
+    imag_deter, imag_prior, actions = zero, zero, None
+
+    # --- Eq. 4: distillation in imagination (Algorithm 1 lines 8-11) ------------------------------------
+    if config.imagined:
+        t_start = {k: v.flatten(0, 1) for k, v in t_post.items()}  # (B*L, ...)
+        s_start = {k: v.flatten(0, 1) for k, v in s_post.items()}
+        n = t_start["deter"].shape[0]
+        if 0 < config.imag_starts < n:
+            idx = torch.randperm(n, generator=generator, device=action.device)[: config.imag_starts]
+            t_start = {k: v[idx] for k, v in t_start.items()}
+            s_start = {k: v[idx] for k, v in s_start.items()}
+        noise = config.action_noise if config.noisy_actions else 0.0
+        t_states, actions = teacher_rollout(teacher, teacher_actor, t_start, config.horizon, noise, generator)
+        # The student replays exactly the teacher's action sequence A^teacher (Algorithm 1 line 10).
+        s_states, _ = student.rssm.imagine(s_start, actions, config.horizon, sample=False)
+        imag_deter = _sq_dist(t_states["deter"][:, 1:], s_states["deter"][:, 1:]).sum(1).mean()
+        imag_prior = kl_categorical(s_states["logits"][:, 1:], t_states["logits"][:, 1:]).sum(1).mean()
+        loss = loss + config.imagined_scale * (imag_deter + imag_prior)
+    return DistillTerms(loss, deter, prior, post, imag_deter, imag_prior, actions)

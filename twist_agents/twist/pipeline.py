@@ -1,0 +1,307 @@
+"""The TWIST pipeline (paper Fig. 1): teacher on state -> student distilled on the paired images -> evaluation.
+
+::
+
+    1. teacher   Oracle Dreamer on obs_mode="paired", randomization="train": it *reads* the state, and every
+                 stored episode also keeps the randomised pixels of the same steps (the dataset D).
+    2. distil    Algorithm 1 on D, no new environment interaction: Eq. 3 on L-step sequences + Eq. 4 on
+                 H-step imagined rollouts; the teacher is frozen.
+    3. evaluate  the TwistAgent (student latents -> teacher actor) from pixels only, on randomization="test"
+                 (held-out appearances, fixed per episode); the teacher on state; a random policy.
+
+Run directory::
+
+    run_dir/teacher/...              the teacher's Dreamer run (episodes/, checkpoints/, metrics.csv, tb/)
+    run_dir/student/ckpt.pt          resumable distillation checkpoint (written atomically)
+    run_dir/student/metrics.csv      distillation metrics (+ TensorBoard events)
+    run_dir/twist_agent.pt           the final deployable artefact (TwistAgent.save)
+    run_dir/summary.json             returns and wall-clock of each stage
+
+Every stage resumes: a killed run re-entered with ``resume=True`` continues the teacher from its last checkpoint
+(keeping every stored episode), then the distillation from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from twist_agents.data import EpisodeStore, SequenceSampler
+from twist_agents.dreamer import DreamerAgent
+from twist_agents.runner.loop import evaluate, latest_checkpoint, make_env, train_dreamer
+from twist_agents.twist.agent import TwistAgent
+from twist_agents.twist.config import DistillConfig, distill_config
+
+DEMO_ENV = "TWIST/CartpoleBalance-Distracting-v0"
+
+
+class RandomAgent:
+    """Uniformly random actions (the lower reference of the demo table); implements ``act`` only."""
+
+    def __init__(self, action_space: Any, seed: int = 0) -> None:
+        self.space = action_space
+        self.space.seed(seed)
+
+    def act(self, obs: Mapping[str, np.ndarray], state: Any, explore: bool) -> tuple[np.ndarray, Any]:
+        """A uniform sample of the action space."""
+        return self.space.sample(), None
+
+
+def distil(
+    teacher: DreamerAgent,
+    episodes_dir: str | Path,
+    out_dir: str | Path,
+    config: DistillConfig,
+    seed: int = 0,
+    resume: bool = True,
+    progress: bool = True,
+) -> TwistAgent:
+    """Algorithm 1: distil ``teacher`` into a pixel student on the stored paired episodes.
+
+    Args:
+        teacher: the trained teacher (its run stored ``state`` and ``pixels`` for every step).
+        episodes_dir: the teacher's ``episodes/`` folder (the dataset D).
+        out_dir: where the checkpoint and metrics go.
+        config: distillation settings.
+        seed: seeds the student and the sampler.
+        resume: continue from ``out_dir/ckpt.pt`` if it exists.
+        progress: show a progress bar.
+
+    Returns:
+        The distilled :class:`TwistAgent`.
+    """
+    from tqdm.auto import tqdm
+
+    from twist_agents.runner.metrics import MetricsLogger
+
+    store = EpisodeStore(episodes_dir)
+    if len(store) == 0:
+        raise FileNotFoundError(f"distil: no episodes in {episodes_dir}: train the teacher first")
+    first = store.load(store.paths[0])
+    if "pixels" not in first:
+        raise ValueError(f"distil: the teacher's episodes in {episodes_dir} have no 'pixels' (train it on obs_mode='paired')")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    agent = TwistAgent(teacher, {"pixels": first["pixels"].shape[1:]}, config, seed=seed)
+    sampler = SequenceSampler(store, config.seq_len, keys=agent.batch_keys, cache_size=config.cache_episodes, seed=seed)
+    ckpt = out_dir / "ckpt.pt"
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, map_location=agent.device, weights_only=False)
+        agent.load_state_dict(state)
+        sampler.rng.bit_generator.state = state["sampler_rng"]
+    bar = tqdm(total=config.updates, initial=agent.updates, desc="distil student", unit="upd", disable=not progress)
+    sums: dict[str, float] = {}
+    with MetricsLogger(out_dir) as log:
+        while agent.updates < config.updates:
+            metrics = agent.update(sampler.sample(config.batch_size))
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.update(1)
+            if agent.updates % config.log_every == 0 or agent.updates == config.updates:
+                n = config.log_every if agent.updates % config.log_every == 0 else agent.updates % config.log_every
+                avg = {k: v / n for k, v in sums.items()}
+                log.log(agent.updates, avg)
+                bar.set_postfix(loss=f"{avg['distill/loss']:.2f}")
+                sums = {}
+            if agent.updates % config.checkpoint_every == 0 or agent.updates == config.updates:
+                state = agent.state_dict()
+                state["sampler_rng"] = sampler.rng.bit_generator.state
+                from twist_agents.dreamer.agent import atomic_torch_save
+
+                atomic_torch_save(state, ckpt)
+    bar.close()
+    return agent
+
+
+def train_twist(
+    env_id: str = DEMO_ENV,
+    run_dir: str | Path = "runs/twist",
+    preset: str = "cpu",
+    seed: int = 0,
+    teacher_steps: int | None = None,
+    distill_updates: int | None = None,
+    resume: bool = True,
+    max_episode_steps: int | None = None,
+    progress: bool = True,
+    distill_overrides: Mapping[str, Any] | None = None,
+    loop_overrides: Mapping[str, Any] | None = None,
+) -> TwistAgent:
+    """Train the teacher, then distil the student; returns the deployable :class:`TwistAgent`.
+
+    Args:
+        env_id: a simulated id with paired observations (e.g. ``TWIST/CartpoleBalance-Distracting-v0``).
+        run_dir: run directory (see the module docstring).
+        preset: ``debug`` / ``cpu`` / ``paper``: sizes of the teacher, its loop, and the distillation.
+        seed: seed of everything.
+        teacher_steps: env steps of the teacher (default: the preset's).
+        distill_updates: student updates (default: the preset's).
+        resume: continue whatever stage a previous (killed) call left unfinished.
+        max_episode_steps: shorter episodes for training (``None``: the env's).
+        progress: progress bars.
+        distill_overrides: :class:`DistillConfig` fields to replace (e.g. the ablation ``{"imagined": False}``).
+        loop_overrides: the teacher's :class:`~twist_agents.runner.loop.LoopConfig` fields to replace.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    timing: dict[str, float] = {}
+    env_kwargs: dict[str, Any] = {"obs_mode": "paired", "randomization": "train"}
+    if max_episode_steps is not None:
+        env_kwargs["max_episode_steps"] = max_episode_steps
+    teacher_dir = run_dir / "teacher"
+    done = teacher_dir / "DONE"
+    t0 = time.perf_counter()
+    if not done.exists():
+        train_dreamer(
+            env_id,
+            agent="oracle",
+            preset=preset,
+            seed=seed,
+            steps=teacher_steps,
+            run_dir=teacher_dir,
+            resume=resume,
+            env_kwargs=env_kwargs,
+            # The teacher reads only state: evaluate it without rendering.
+            eval_env_kwargs={**env_kwargs, "obs_mode": "state"},
+            loop_overrides={"progress": progress, **(loop_overrides or {})},
+        )
+        done.write_text("teacher finished\n")
+        timing["teacher_s"] = time.perf_counter() - t0
+    ckpt = latest_checkpoint(teacher_dir)
+    if ckpt is None:
+        raise FileNotFoundError(f"train_twist: the teacher run in {teacher_dir} has no checkpoint")
+    teacher = DreamerAgent.from_checkpoint(ckpt / "agent.pt")
+    cfg = distill_config(preset, **(distill_overrides or {}))
+    if distill_updates is not None:
+        cfg = dataclasses.replace(cfg, updates=distill_updates)
+    t0 = time.perf_counter()
+    final = run_dir / "twist_agent.pt"
+    if resume and final.exists() and TwistAgent.from_checkpoint(final).updates >= cfg.updates:
+        return TwistAgent.from_checkpoint(final)  # everything finished before
+    agent = distil(teacher, teacher_dir / "episodes", run_dir / "student", cfg, seed, resume, progress)
+    timing["distill_s"] = time.perf_counter() - t0
+    agent.save(run_dir / "twist_agent.pt")
+    summary = _read_summary(run_dir)
+    summary.update({"env_id": env_id, "preset": preset, "seed": seed, "distill": dataclasses.asdict(cfg), **timing})
+    _write_summary(run_dir, summary)
+    return agent
+
+
+def load_twist(run_dir: str | Path, device: str = "cpu") -> TwistAgent:
+    """The deployable :class:`TwistAgent` of a finished :func:`train_twist` run."""
+    path = Path(run_dir) / "twist_agent.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"load_twist: {path} missing: the run has not finished distillation")
+    return TwistAgent.from_checkpoint(path, device=device)
+
+
+def _read_summary(run_dir: Path) -> dict[str, Any]:
+    f = run_dir / "summary.json"
+    return json.loads(f.read_text()) if f.exists() else {}
+
+
+def _write_summary(run_dir: Path, summary: Mapping[str, Any]) -> None:
+    tmp = run_dir / ".summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(run_dir / "summary.json")
+
+
+def evaluate_twist(
+    agent: TwistAgent, env_id: str, episodes: int = 5, seed: int = 1000, progress: bool = True
+) -> dict[str, Any]:
+    """Returns of the student (pixels, held-out test appearances), the teacher (state) and a random policy.
+
+    Returns:
+        ``{"student": [...], "teacher": [...], "random": [...], "eval_s": seconds}``.
+    """
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {}
+    jobs = [
+        ("student", agent, {"obs_mode": "pixels", "randomization": "test"}),
+        ("teacher", agent.teacher, {"obs_mode": "state", "randomization": "none"}),
+        ("random", None, {"obs_mode": "state", "randomization": "none"}),
+    ]
+    for name, who, kwargs in tqdm(jobs, desc="evaluate", disable=not progress):
+        env = make_env(env_id, seed, **kwargs)
+        try:
+            who = who if who is not None else RandomAgent(env.action_space, seed)
+            out[name] = evaluate(who, env, episodes, seed)  # type: ignore[arg-type]
+        finally:
+            env.close()
+    out["eval_s"] = time.perf_counter() - t0
+    return out
+
+
+def demo(
+    run_dir: str | Path = "runs/demo",
+    env_id: str = DEMO_ENV,
+    preset: str = "cpu",
+    teacher_steps: int = 12_000,
+    distill_updates: int = 1200,
+    eval_episodes: int = 5,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The README's main job: a CPU-sized TWIST run on cartpole balance, ending with a short table.
+
+    Resumable: run it again after an interruption and finished stages are reused.
+
+    Returns:
+        The summary (also written to ``run_dir/summary.json``).
+    """
+    t_all = time.perf_counter()
+    agent = train_twist(
+        env_id, run_dir, preset, seed, teacher_steps, distill_updates, resume=True, progress=progress
+    )
+    results = evaluate_twist(agent, env_id, eval_episodes, progress=progress)
+    run_dir = Path(run_dir)
+    summary = _read_summary(run_dir)
+    summary.update(
+        {
+            "teacher_return_state": results["teacher"],
+            "student_return_heldout_pixels": results["student"],
+            "random_return": results["random"],
+            "eval_s": results["eval_s"],
+            "total_s": time.perf_counter() - t_all,
+        }
+    )
+    _write_summary(run_dir, summary)
+    print(format_table(summary))
+    return summary
+
+
+def format_table(summary: Mapping[str, Any]) -> str:
+    """The demo's closing table (markdown)."""
+
+    def ms(xs: list[float]) -> str:
+        return f"{np.mean(xs):7.1f} +- {np.std(xs):5.1f}"
+
+    teacher, student = np.mean(summary["teacher_return_state"]), np.mean(summary["student_return_heldout_pixels"])
+    ratio = student / teacher if teacher else float("nan")
+    rows = [
+        "| what | return (mean +- std over episodes) |",
+        "|---|---|",
+        f"| teacher (Oracle Dreamer, reads state) | {ms(summary['teacher_return_state'])} |",
+        f"| TWIST student (pixels, held-out test appearances) | {ms(summary['student_return_heldout_pixels'])} |",
+        f"| random policy | {ms(summary['random_return'])} |",
+        f"| student / teacher | {ratio:.2f} |",
+        "",
+        "| stage | wall-clock |",
+        "|---|---|",
+        f"| teacher training | {summary.get('teacher_s', float('nan')):.0f} s |",
+        f"| student distillation | {summary.get('distill_s', float('nan')):.0f} s |",
+        f"| evaluation | {summary.get('eval_s', float('nan')):.0f} s |",
+        f"| total | {summary.get('total_s', float('nan')):.0f} s |",
+    ]
+    return f"\nTWIST demo on {summary.get('env_id')} (preset {summary.get('preset')})\n" + "\n".join(rows)
+
+
+__all__ = ["RandomAgent", "demo", "distil", "evaluate_twist", "format_table", "load_twist", "train_twist"]

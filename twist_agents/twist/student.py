@@ -1,0 +1,73 @@
+"""The student world model: an encoder for the student's observation keys and an RSSM shaped like the teacher's.
+
+It has no decoder, no reward head and no continue head: Eq. 3 and Eq. 4 need only the encoder, the sequence
+model, the prior and the posterior. That is where TWIST saves compute against a pixel Dreamer, whose image
+decoder is the most expensive part of an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from twist_agents.dreamer.config import EncoderConfig, RSSMConfig
+from twist_agents.dreamer.networks import MultiEncoder
+from twist_agents.dreamer.rssm import RSSM
+from twist_agents.dreamer.world_model import WorldModel
+
+
+class StudentWorldModel(nn.Module):
+    """Encoder (by observation key) + RSSM; latent shapes equal the teacher's so the teacher's actor fits.
+
+    Attributes:
+        encode: the observation keys the student reads (``("pixels",)`` for TWIST).
+        encoder: :class:`~twist_agents.dreamer.networks.MultiEncoder`.
+        rssm: :class:`~twist_agents.dreamer.rssm.RSSM` with the teacher's :class:`RSSMConfig`.
+
+    Args:
+        obs_shapes: shapes of the available observation keys.
+        encode: keys to encode.
+        encoder: encoder sizes.
+        rssm: latent sizes (must be the teacher's).
+        action_dim: action size.
+    """
+
+    def __init__(
+        self,
+        obs_shapes: Mapping[str, Sequence[int]],
+        encode: Sequence[str],
+        encoder: EncoderConfig,
+        rssm: RSSMConfig,
+        action_dim: int,
+    ) -> None:
+        super().__init__()
+        self.obs_shapes = {k: tuple(v) for k, v in obs_shapes.items()}
+        self.encode = tuple(encode)
+        self.encoder_config, self.rssm_config = encoder, rssm
+        self.encoder = MultiEncoder(self.obs_shapes, self.encode, encoder)
+        self.rssm = RSSM(rssm, action_dim, self.encoder.out_dim)
+
+    @classmethod
+    def for_teacher(
+        cls,
+        teacher: WorldModel,
+        obs_shapes: Mapping[str, Sequence[int]],
+        encode: Sequence[str] = ("pixels",),
+        encoder: EncoderConfig | None = None,
+    ) -> StudentWorldModel:
+        """A student whose RSSM matches ``teacher``'s, reading ``encode`` (default: pixels).
+
+        Args:
+            teacher: the teacher world model.
+            obs_shapes: shapes of the student's observation keys (e.g. ``{"pixels": (64, 64, 3)}``).
+            encode: the student's keys.
+            encoder: encoder sizes (default: the teacher's encoder config, whose ``cnn_depth`` sizes the CNN).
+        """
+        return cls(obs_shapes, encode, encoder or teacher.config.encoder, teacher.config.rssm, teacher.action_dim)
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the parameters."""
+        return next(self.parameters()).device
