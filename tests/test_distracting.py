@@ -136,7 +136,9 @@ def test_unknown_task_names_the_task():
         DistractingControlEnv(task="CartpoleSwingupSparse")
 
 
-@pytest.mark.parametrize("bad", [np.array([np.nan], np.float32), np.array([np.inf], np.float32), np.zeros(3, np.float32)])
+@pytest.mark.parametrize(
+    "bad", [np.array([np.nan], np.float32), np.array([np.inf], np.float32), np.zeros(3, np.float32)]
+)
 def test_bad_actions_are_refused_before_any_physics(bad, make):
     env = make()
     env.reset(seed=0)

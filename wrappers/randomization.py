@@ -157,7 +157,11 @@ class MujocoScene:
 
         This is the general path for models without a bank; its cost grows with the texture's size.
         """
-        w, h, nc = (int(self.model.tex_width[texid]), int(self.model.tex_height[texid]), int(self.model.tex_nchannel[texid]))
+        w, h, nc = (
+            int(self.model.tex_width[texid]),
+            int(self.model.tex_height[texid]),
+            int(self.model.tex_nchannel[texid]),
+        )
         adr = int(self.model.tex_adr[texid])
         if self.model.tex_type[texid] == mujoco.mjtTexture.mjTEXTURE_2D:
             faces, fh = 1, h
@@ -320,7 +324,10 @@ def _floor(
 
 
 def floor_texture(
-    materials: Sequence[str] = ("grid",), source: TextureSource | None = None, when: When = "step", n_textures: int = 256
+    materials: Sequence[str] = ("grid",),
+    source: TextureSource | None = None,
+    when: When = "step",
+    n_textures: int = 256,
 ) -> Term:
     """Randomise the texture of floor/table materials (bank swap when the env has a ``"floor"`` bank).
 
@@ -378,7 +385,12 @@ def material_colors(
         "material_colors",
         _colors,
         when,
-        {"materials": None if materials is None else tuple(materials), "geoms": tuple(geoms or ()), "low": low, "high": high},
+        {
+            "materials": None if materials is None else tuple(materials),
+            "geoms": tuple(geoms or ()),
+            "low": low,
+            "high": high,
+        },
     )
 
 
@@ -401,7 +413,10 @@ def _lights(
 
 
 def light_brightness(
-    lights: Sequence[str] | None = None, scale: tuple[float, float] = (0.5, 1.3), headlight: bool = True, when: When = "step"
+    lights: Sequence[str] | None = None,
+    scale: tuple[float, float] = (0.5, 1.3),
+    headlight: bool = True,
+    when: When = "step",
 ) -> Term:
     """Scale the diffuse brightness of lights (and the headlight) by a factor drawn from ``scale``.
 
@@ -427,7 +442,12 @@ def _small_rotation(rng: np.random.Generator, std_rad: float) -> np.ndarray:
 
 
 def _camera(
-    scene: MujocoScene, rng: np.random.Generator, split: Split, cameras: Sequence[str | int], pos_std: float, angle_std_deg: float
+    scene: MujocoScene,
+    rng: np.random.Generator,
+    split: Split,
+    cameras: Sequence[str | int],
+    pos_std: float,
+    angle_std_deg: float,
 ) -> None:
     for c in scene.ids(mujoco.mjtObj.mjOBJ_CAMERA, cameras):
         scene.model.cam_pos[c] = scene.default("cam_pos")[c] + rng.normal(0.0, pos_std, 3)

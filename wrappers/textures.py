@@ -125,7 +125,8 @@ def _blobs(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     y, x = _grid(h, w)
     n = rng.integers(4, 12)
     img = np.tile(_palette(rng, 1)[0], (h, w, 1))
-    for centre, radius, colour in zip(rng.uniform(0, 1, (n, 2)), rng.uniform(0.05, 0.3, n), _palette(rng, n)):
+    centres, radii, colours = rng.uniform(0, 1, (n, 2)), rng.uniform(0.05, 0.3, n), _palette(rng, n)
+    for centre, radius, colour in zip(centres, radii, colours, strict=True):
         mask = ((y - centre[0]) ** 2 + (x - centre[1]) ** 2) < radius**2
         img[mask] = colour
     return img
@@ -252,9 +253,7 @@ class FolderTextures:
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"FolderTextures: test_fraction must be in (0, 1), got {test_fraction}")
         items = sorted(
-            p
-            for p in self.root.iterdir()
-            if p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
+            p for p in self.root.iterdir() if p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
         )
         items = [p for p in items if not p.is_dir() or any(self._frames_in(p))]
         if not items:
@@ -318,8 +317,3 @@ def as_texture_source(source: TextureSource | str | Path | None) -> TextureSourc
     if not isinstance(source, TextureSource):
         raise TypeError(f"texture source must be a path, None or a TextureSource, got {type(source).__name__}")
     return source
-
-
-def cube_faces(image_fn: Callable[[int], np.ndarray], face: int) -> np.ndarray:
-    """Stack six ``(face, face, 3)`` images (``image_fn(k)`` for k in 0..5) into MuJoCo's cube layout (6*face, face, 3)."""
-    return np.concatenate([image_fn(k) for k in range(6)], axis=0)

@@ -58,9 +58,9 @@ class TwistAgent:
         teacher.world_model.eval()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.student = StudentWorldModel.for_teacher(
-                teacher.world_model, student_obs_shapes, encode
-            ).to(teacher.device)
+            self.student = StudentWorldModel.for_teacher(teacher.world_model, student_obs_shapes, encode).to(
+                teacher.device
+            )
         self.opt = torch.optim.Adam(self.student.parameters(), lr=config.lr, eps=config.eps)
         self.generator = torch.Generator(device=teacher.device).manual_seed(seed)
         self.updates = 0

@@ -86,7 +86,9 @@ def distil(
         raise FileNotFoundError(f"distil: no episodes in {episodes_dir}: train the teacher first")
     first = store.load(store.paths[0])
     if "pixels" not in first:
-        raise ValueError(f"distil: the teacher's episodes in {episodes_dir} have no 'pixels' (train it on obs_mode='paired')")
+        raise ValueError(
+            f"distil: the teacher's episodes in {episodes_dir} have no 'pixels' (train it on obs_mode='paired')"
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     agent = TwistAgent(teacher, {"pixels": first["pixels"].shape[1:]}, config, seed=seed)
@@ -258,9 +260,7 @@ def demo(
         The summary (also written to ``run_dir/summary.json``).
     """
     t_all = time.perf_counter()
-    agent = train_twist(
-        env_id, run_dir, preset, seed, teacher_steps, distill_updates, resume=True, progress=progress
-    )
+    agent = train_twist(env_id, run_dir, preset, seed, teacher_steps, distill_updates, resume=True, progress=progress)
     results = evaluate_twist(agent, env_id, eval_episodes, progress=progress)
     run_dir = Path(run_dir)
     summary = _read_summary(run_dir)

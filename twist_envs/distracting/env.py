@@ -107,7 +107,9 @@ def _cup(xml: str, assets: dict[str, bytes], random: np.random.RandomState) -> c
 def _cheetah(xml: str, assets: dict[str, bytes], random: np.random.RandomState) -> control.Environment:
     from dm_control.suite import cheetah as m
 
-    return control.Environment(m.Physics.from_xml_string(xml, assets), m.Cheetah(random=random), time_limit=m._DEFAULT_TIME_LIMIT)
+    return control.Environment(
+        m.Physics.from_xml_string(xml, assets), m.Cheetah(random=random), time_limit=m._DEFAULT_TIME_LIMIT
+    )
 
 
 def _hopper(xml: str, assets: dict[str, bytes], random: np.random.RandomState) -> control.Environment:
@@ -314,7 +316,9 @@ class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.physics = self._dm.physics
         model, data = self.physics.model.ptr, self.physics.data.ptr
         try:
-            self.camera_id = camera if isinstance(camera, (int, np.integer)) else self.physics.model.name2id(camera, "camera")
+            self.camera_id = (
+                camera if isinstance(camera, (int, np.integer)) else self.physics.model.name2id(camera, "camera")
+            )
         except (KeyError, ValueError) as err:
             raise ValueError(f"DistractingControlEnv: camera {camera!r} not found in {task}") from err
         if not 0 <= int(self.camera_id) < model.ncam:
@@ -388,7 +392,9 @@ class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 out["pixels"] = self._last_pixels
         return out
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Start an episode; all randomness (initial state, appearance) flows from ``self.np_random``."""
         super().reset(seed=seed)
         self._dm.task._random = np.random.RandomState(int(self.np_random.integers(2**31)))
@@ -436,5 +442,7 @@ def make(task: str, **kwargs: Any) -> DistractingControlEnv:
     allowed = set(inspect.signature(DistractingControlEnv.__init__).parameters) - {"self", "task"}
     unknown = set(kwargs) - allowed
     if unknown:
-        raise ValueError(f"TWIST/{task}-Distracting-v0: unknown keyword argument(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise ValueError(
+            f"TWIST/{task}-Distracting-v0: unknown keyword argument(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+        )
     return DistractingControlEnv(task, **kwargs)
