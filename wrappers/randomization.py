@@ -43,7 +43,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from wrappers.textures import Split, TextureSource, as_texture_source
+from wrappers.textures import Split, TextureBank, TextureSource, as_texture_source
 
 When = Literal["reset", "step"]
 RandomizationMode = Literal["train", "test", "none"]
@@ -51,19 +51,6 @@ RANDOMIZATION_MODES: tuple[str, ...] = ("train", "test", "none")
 
 _RGB = int(mujoco.mjtTextureRole.mjTEXROLE_RGB)
 _NTEXROLE = int(mujoco.mjtTextureRole.mjNTEXROLE)
-
-
-@dataclass(frozen=True)
-class TextureBank:
-    """Texture ids compiled into a model, per split, that a term may show by swapping ids.
-
-    Attributes:
-        kind: ``"skybox"`` (cube textures shown as the background) or ``"2d"`` (material textures).
-        ids: texture ids per split, e.g. ``{"train": (3, 4, ...), "test": (40, 41, ...)}``.
-    """
-
-    kind: Literal["skybox", "2d"]
-    ids: Mapping[str, tuple[int, ...]]
 
 
 class MujocoScene:
@@ -90,6 +77,7 @@ class MujocoScene:
         self.banks: dict[str, TextureBank] = dict(banks or {})
         self._defaults: dict[str, np.ndarray] = {}
         self._skybox: int | None = None
+        self._scratch: mujoco.MjData | None = None
 
     # -- defaults: terms scale or jitter around the values the model was compiled with -------------------
     def default(self, attr: str) -> np.ndarray:
@@ -121,6 +109,12 @@ class MujocoScene:
                 raise ValueError(f"MujocoScene: no {obj.name[6:].lower()} named {n!r} in the model")
             out.append(int(i))
         return np.asarray(out, dtype=int)
+
+    def scratch_data(self) -> mujoco.MjData:
+        """A spare ``MjData`` for computations that overwrite their data (``mj_setConst``), made once."""
+        if self._scratch is None:
+            self._scratch = mujoco.MjData(self.model)
+        return self._scratch
 
     # -- textures ---------------------------------------------------------------------------------------
     def skybox_texture(self) -> int | None:
@@ -501,6 +495,10 @@ def _mass(
     scene.model.body_mass[b] = scene.default("body_mass")[b] * s
     # Scale inertia with mass so the body stays a physically consistent rigid body of the same shape.
     scene.model.body_inertia[b] = scene.default("body_inertia")[b] * s[:, None]
+    # Derived constants (body_invweight0, which scales contact softness, subtree masses, ...) must follow the
+    # new masses, or contacts misbehave (pushed blocks "exploded" before this). mj_setConst overwrites the
+    # MjData it is given, so it gets a scratch one.
+    mujoco.mj_setConst(scene.model, scene.scratch_data())
 
 
 def body_mass(bodies: Sequence[str], scale: tuple[float, float] = (0.5, 1.5), when: When = "reset") -> Term:

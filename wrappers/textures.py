@@ -25,10 +25,12 @@ Example:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
+import mujoco
 import numpy as np
 
 Split = Literal["train", "test"]
@@ -317,3 +319,74 @@ def as_texture_source(source: TextureSource | str | Path | None) -> TextureSourc
     if not isinstance(source, TextureSource):
         raise TypeError(f"texture source must be a path, None or a TextureSource, got {type(source).__name__}")
     return source
+
+
+# --------------------------------------------------------------------------------------------------------
+# Texture banks: textures compiled into a model so that a randomisation term swaps them by id, at no cost
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextureBank:
+    """Texture ids compiled into a model, per split, that a term may show by swapping ids.
+
+    Attributes:
+        kind: ``"skybox"`` (cube textures shown as the background) or ``"2d"`` (material textures).
+        ids: texture ids per split, e.g. ``{"train": (3, 4, ...), "test": (40, 41, ...)}``.
+    """
+
+    kind: Literal["skybox", "2d"]
+    ids: Mapping[str, tuple[int, ...]]
+
+
+_BANKS = (("skybox", "twist_sky", "skybox"), ("floor", "twist_floor", "2d"))
+
+
+def bank_assets_xml(n_train: int, n_test: int, skybox_face: int = 128, floor_size: int = 128) -> str:
+    """MJCF ``<texture>`` placeholders for a ``"skybox"`` bank and a ``"floor"`` bank (put them in ``<asset>``).
+
+    Place them *after* the model's own skybox: MuJoCo draws the first skybox texture until a term swaps it.
+    Fill them with :func:`fill_texture_banks` after compiling.
+    """
+    out = []
+    for split, n in (("train", n_train), ("test", n_test)):
+        for i in range(n):
+            out.append(
+                f'<texture name="twist_sky_{split}_{i}" type="skybox" builtin="flat" rgb1="0 0 0" rgb2="0 0 0" '
+                f'width="{skybox_face}" height="{skybox_face}"/>'
+            )
+            out.append(
+                f'<texture name="twist_floor_{split}_{i}" type="2d" builtin="flat" rgb1="0 0 0" rgb2="0 0 0" '
+                f'width="{floor_size}" height="{floor_size}"/>'
+            )
+    return "\n".join(out)
+
+
+def fill_texture_banks(
+    model: mujoco.MjModel, source: TextureSource, n_train: int, n_test: int
+) -> dict[str, TextureBank]:
+    """Write the source's textures into the placeholders of :func:`bank_assets_xml`; return the banks by name.
+
+    Texture ``i`` of split ``s`` of the source goes into placeholder ``i`` of ``s``, so the train and test
+    banks inherit the source's split (procedural: disjoint families; folders: disjoint videos).
+    """
+    banks: dict[str, TextureBank] = {}
+    for bank, prefix, kind in _BANKS:
+        ids: dict[str, tuple[int, ...]] = {}
+        for split, n in (("train", n_train), ("test", n_test)):
+            split_ids = []
+            for i in range(n):
+                tid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_TEXTURE, f"{prefix}_{split}_{i}")
+                if tid < 0:
+                    raise ValueError(f"fill_texture_banks: placeholder {prefix}_{split}_{i} missing from the model")
+                w, h, nc = int(model.tex_width[tid]), int(model.tex_height[tid]), int(model.tex_nchannel[tid])
+                face = source.texture(split, i, (w, w))  # (w, w, 3)
+                pix = np.tile(face, (h // w, 1, 1))  # (h, w, 3): a cube texture stacks its 6 faces vertically
+                if nc == 4:
+                    pix = np.concatenate([pix, np.full(pix.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+                adr = int(model.tex_adr[tid])
+                model.tex_data[adr : adr + pix.size] = pix[..., :nc].reshape(-1)
+                split_ids.append(int(tid))
+            ids[split] = tuple(split_ids)
+        banks[bank] = TextureBank(kind, ids)  # type: ignore[arg-type]
+    return banks

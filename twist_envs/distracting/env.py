@@ -24,11 +24,8 @@ Example:
 
 from __future__ import annotations
 
-import atexit
-import gc
 import os
 import re
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,47 +33,24 @@ from typing import Any
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless by default; a user's choice (osmesa, glfw) wins
 
 import gymnasium as gym
-import mujoco
 import numpy as np
 from dm_control.rl import control
 from gymnasium import spaces
 
+from twist_envs.rendering import Renderers, render_frame
 from wrappers.privileged import check_obs_mode
 from wrappers.randomization import (
     RANDOMIZATION_MODES,
     MujocoScene,
     Randomizer,
     Term,
-    TextureBank,
     background,
     camera_pose,
     floor_texture,
     light_brightness,
     material_colors,
 )
-from wrappers.textures import TextureSource, as_texture_source
-
-# Renderers still open at interpreter exit are closed by this hook, before EGL itself is torn down; left to
-# their ``__del__`` they raise EGLError tracebacks during finalisation. A WeakSet holds no env alive.
-_OPEN_RENDERERS: weakref.WeakSet[mujoco.Renderer] = weakref.WeakSet()
-
-
-def _track_renderer(renderer: mujoco.Renderer) -> None:
-    # Registered after the first renderer exists, i.e. after mujoco's EGL module registered its own exit hook:
-    # atexit runs last-in first-out, so ours closes the contexts while the EGL display is still alive.
-    if not _OPEN_RENDERERS:
-        atexit.unregister(_close_open_renderers)
-        atexit.register(_close_open_renderers)
-    _OPEN_RENDERERS.add(renderer)
-
-
-def _close_open_renderers() -> None:
-    for r in list(_OPEN_RENDERERS):
-        try:
-            r.close()
-        except Exception:  # noqa: BLE001 - best effort at exit
-            pass
-
+from wrappers.textures import TextureSource, as_texture_source, bank_assets_xml, fill_texture_banks
 
 # ----------------------------------------------------------------------------------------------------------
 # Tasks
@@ -183,57 +157,15 @@ class BankSizes:
     floor: int = 128
 
 
-def _bank_xml(sizes: BankSizes) -> tuple[str, str]:
-    """XML for the placeholder textures; their pixels are written from the texture source after compiling."""
-    sky, floor = [], []
-    for split, n in (("train", sizes.train), ("test", sizes.test)):
-        for i in range(n):
-            sky.append(
-                f'<texture name="twist_sky_{split}_{i}" type="skybox" builtin="flat" rgb1="0 0 0" rgb2="0 0 0" '
-                f'width="{sizes.skybox_face}" height="{sizes.skybox_face}"/>'
-            )
-            floor.append(
-                f'<texture name="twist_floor_{split}_{i}" type="2d" builtin="flat" rgb1="0 0 0" rgb2="0 0 0" '
-                f'width="{sizes.floor}" height="{sizes.floor}"/>'
-            )
-    return "\n".join(sky), "\n".join(floor)
-
-
 def _edit_assets(assets: dict[str, bytes], sizes: BankSizes) -> dict[str, bytes]:
-    """Shrink dm_control's 800x4800 skybox (only ever seen at 64 px) and append the banks after it."""
+    """Shrink dm_control's 800x4800 skybox (only ever seen at 64 px) and append the texture banks after it."""
     out = dict(assets)
-    sky_bank, floor_bank = _bank_xml(sizes)
+    banks = bank_assets_xml(sizes.train, sizes.test, sizes.skybox_face, sizes.floor)
     sky = out["./common/skybox.xml"].decode()
     sky = re.sub(r'width="800" height="800"', f'width="{sizes.skybox_face}" height="{sizes.skybox_face}"', sky)
     # The original skybox stays first: MuJoCo draws the first skybox texture until a term swaps it.
-    out["./common/skybox.xml"] = sky.replace("</asset>", sky_bank + "\n</asset>").encode()
-    mats = out["./common/materials.xml"].decode()
-    out["./common/materials.xml"] = mats.replace("</asset>", floor_bank + "\n</asset>", 1).encode()
+    out["./common/skybox.xml"] = sky.replace("</asset>", banks + "\n</asset>").encode()
     return out
-
-
-def _fill_banks(model: mujoco.MjModel, source: TextureSource, sizes: BankSizes) -> dict[str, TextureBank]:
-    """Write the source's textures into the placeholders; return the banks by name."""
-    banks: dict[str, TextureBank] = {}
-    for bank, prefix, kind in (("skybox", "twist_sky", "skybox"), ("floor", "twist_floor", "2d")):
-        ids: dict[str, tuple[int, ...]] = {}
-        for split, n in (("train", sizes.train), ("test", sizes.test)):
-            split_ids = []
-            for i in range(n):
-                tid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_TEXTURE, f"{prefix}_{split}_{i}")
-                w, h, nc = model.tex_width[tid], model.tex_height[tid], model.tex_nchannel[tid]
-                face = source.texture(split, i, (w, w))  # (w, w, 3)
-                pix = np.tile(face, (h // w, 1, 1))[..., :nc] if nc == 3 else _rgba(np.tile(face, (h // w, 1, 1)))
-                adr = model.tex_adr[tid]
-                model.tex_data[adr : adr + pix.size] = pix.reshape(-1)
-                split_ids.append(int(tid))
-            ids[split] = tuple(split_ids)
-        banks[bank] = TextureBank(kind, ids)  # type: ignore[arg-type]
-    return banks
-
-
-def _rgba(img: np.ndarray) -> np.ndarray:
-    return np.concatenate([img, np.full(img.shape[:2] + (1,), 255, np.uint8)], axis=-1)
 
 
 def distracting_terms(source: TextureSource | None = None) -> tuple[Term, ...]:
@@ -325,22 +257,16 @@ class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             raise ValueError(f"DistractingControlEnv: camera must be in [0, {model.ncam}), got {camera!r}")
         self.camera_id = int(self.camera_id)
 
-        banks = _fill_banks(model, as_texture_source(texture_source), bank_sizes)
-        self._renderer: mujoco.Renderer | None = None
+        banks = fill_texture_banks(model, as_texture_source(texture_source), bank_sizes.train, bank_sizes.test)
         # We never draw shadows, and frames are image_size wide: shrink the GL buffers each context allocates
         # (dm_control asks for a 2048^2 shadow map and 640x480 multisampled offscreen buffers).
         model.vis.quality.shadowsize = 256
         model.vis.global_.offwidth = model.vis.global_.offheight = max(self.image_size, 64)
-        if obs_mode != "state" or render_mode is not None:
-            self._renderer = mujoco.Renderer(model, self.image_size, self.image_size)
-            _track_renderer(self._renderer)
-            flags = self._renderer.scene.flags
-            flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
-            flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
-        # A weak reference: a bound method here would make env <-> scene a cycle, which only the garbage
-        # collector frees, at an arbitrary moment, possibly in the middle of another env's render.
-        me = weakref.ref(self)
-        self.mujoco_scene = MujocoScene(model, data, lambda: me()._contexts() if me() is not None else [], banks)
+        self._renderers = Renderers(model)
+        self._render_enabled = obs_mode != "state" or render_mode is not None
+        if self._render_enabled:
+            self._renderers.get(self.image_size)  # exists before the scene syncs texture ids into it
+        self.mujoco_scene = MujocoScene(model, data, self._renderers.contexts, banks)
         self.randomizer = Randomizer(distracting_terms(texture_source) if terms is None else terms, randomization)  # type: ignore[arg-type]
         self._dr_rng = np.random.default_rng(0)
 
@@ -358,24 +284,8 @@ class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._last_pixels: np.ndarray | None = None
 
     # -- rendering ----------------------------------------------------------------------------------------
-    def _contexts(self) -> list[tuple[mujoco.MjrContext, Callable[[], None]]]:
-        if self._renderer is None:
-            return []
-        r = self._renderer
-        return [(r._mjr_context, r._gl_context.make_current)]
-
     def _render(self) -> np.ndarray:
-        assert self._renderer is not None
-        self._renderer.update_scene(self.physics.data.ptr, camera=self.camera_id)
-        # A garbage collection inside render() may free another env's GL context, which un-binds ours and
-        # yields a black frame; collections wait until the frame is read back.
-        gc_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return self._renderer.render()
-        finally:
-            if gc_enabled:
-                gc.enable()
+        return render_frame(self._renderers.get(self.image_size), self.physics.data.ptr, self.camera_id)
 
     def attach_randomizer(self, randomizer: Randomizer) -> None:
         """Use ``randomizer`` instead of the built-in terms (what :class:`~wrappers.DomainRandomization` calls)."""
@@ -386,7 +296,7 @@ class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         out: dict[str, np.ndarray] = {}
         if "state" in self.observation_space.spaces:
             out["state"] = np.concatenate([np.asarray(v, np.float32).ravel() for v in dm_obs.values()])
-        if self._renderer is not None:
+        if self._render_enabled:
             self._last_pixels = self._render()
             if "pixels" in self.observation_space.spaces:
                 out["pixels"] = self._last_pixels
@@ -430,9 +340,7 @@ class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def close(self) -> None:
         """Free the GL context (explicitly: EGL teardown at interpreter exit is noisy and unordered)."""
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._renderers.close()
 
 
 def make(task: str, **kwargs: Any) -> DistractingControlEnv:

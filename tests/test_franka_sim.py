@@ -1,0 +1,209 @@
+"""Franka BlockPush / BlockLift in MuJoCo: API, safety limits, determinism, solvability (issue 5)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import twist_envs  # noqa: F401  (registers the ids)
+from twist_envs.franka.scene import DEFAULT_WORKSPACE
+from twist_envs.franka.scripted import ScriptedPolicy
+from twist_envs.franka.sim import STATE_DIM, FrankaSimEnv, readout_from_state
+from twist_envs.franka.tasks import (
+    BLOCK_SIZE,
+    TABLE_HEIGHT,
+    BlockLiftTask,
+    BlockPushTask,
+    TaskReadout,
+    make_task,
+    scale_action,
+)
+
+IDS = {"push": "TWIST/BlockPush-Sim-v0", "lift": "TWIST/BlockLift-Sim-v0"}
+TASKS = ("push", "lift")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_check_env_and_spaces(task: str) -> None:
+    env = gym.make(IDS[task])
+    assert env.spec.max_episode_steps == 150
+    obs, info = env.reset(seed=0)
+    assert obs["state"].shape == (STATE_DIM,) and obs["state"].dtype == np.float32
+    assert obs["pixels"].shape == (64, 64, 3) and obs["pixels"].dtype == np.uint8
+    assert env.action_space.shape == ((3,) if task == "push" else (4,))
+    for key in ("success", "ee_pos", "block_pos", "goal_pos"):
+        assert key in info
+    env.close()
+    check_env(gym.make(IDS[task]).unwrapped, skip_render_check=True)
+
+
+def _rollout(env: gym.Env, seed: int, actions: np.ndarray) -> list[dict[str, np.ndarray]]:
+    obs, _ = env.reset(seed=seed)
+    out = [obs]
+    for a in actions:
+        out.append(env.step(a)[0])
+    return out
+
+
+def test_same_seed_same_trajectory_and_images() -> None:
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, (6, 4)).astype(np.float32)
+    a, b = (gym.make(IDS["lift"], randomization="train") for _ in range(2))
+    ra, rb = _rollout(a, 7, actions), _rollout(b, 7, actions)
+    for oa, ob in zip(ra, rb, strict=True):
+        np.testing.assert_array_equal(oa["state"], ob["state"])
+        np.testing.assert_array_equal(oa["pixels"], ob["pixels"])
+    # A different seed changes the scene (block/goal placement and appearance).
+    rc = _rollout(a, 8, actions)
+    assert not np.array_equal(rc[0]["state"], ra[0]["state"])
+    assert not np.array_equal(rc[0]["pixels"], ra[0]["pixels"])
+    # Training randomisation changes the appearance between steps.
+    assert not np.array_equal(ra[1]["pixels"], ra[2]["pixels"])
+    a.close(), b.close()
+
+
+def _scripted_successes(task: str, seeds: range) -> list[bool]:
+    env = gym.make(IDS[task], obs_mode="state", randomization="train")
+    policy = ScriptedPolicy(task)
+    results = []
+    for seed in seeds:
+        obs, info = env.reset(seed=seed)
+        policy.reset()
+        truncated = False
+        while not truncated:
+            obs, _, terminated, truncated, info = env.step(policy.act(readout_from_state(obs["state"])))
+            assert not terminated
+        results.append(bool(info["success"]))  # judged at the end of the episode, as in the paper
+    env.close()
+    return results
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_scripted_controller_solves_task(task: str) -> None:
+    results = _scripted_successes(task, range(10))
+    assert sum(results) >= 8, f"scripted {task} succeeded on {sum(results)}/10 seeds"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_random_policy_mostly_fails(task: str) -> None:
+    env = gym.make(IDS[task], obs_mode="state", randomization="train")
+    env.action_space.seed(0)
+    wins = 0
+    for seed in range(5):
+        env.reset(seed=100 + seed)
+        truncated = False
+        while not truncated:
+            _, _, _, truncated, info = env.step(env.action_space.sample())
+        wins += bool(info["success"])
+    env.close()
+    assert wins <= 1, f"a random policy solved {task} on {wins}/5 seeds"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_extreme_actions_respect_step_limit_and_workspace(task: str) -> None:
+    env = gym.make(IDS[task], obs_mode="state", randomization="train", max_episode_steps=120)
+    rng = np.random.default_rng(1)
+    _, info = env.reset(seed=3)
+    prev = info["ee_pos"]
+    ws = DEFAULT_WORKSPACE
+    worst = 0.0
+    for t in range(120):
+        # Saturated +-1 actions, and far-out-of-range ones every other step (the env must clip them).
+        a = np.sign(rng.uniform(-1, 1, env.action_space.shape)) * (1.0 if t % 2 else 50.0)
+        _, _, _, _, info = env.step(a.astype(np.float32))
+        ee = info["ee_pos"]
+        worst = max(worst, float(np.max(np.abs(ee - prev))))
+        assert ws.contains(ee, tol=0.003), f"EE {ee} left the workspace {ws}"
+        prev = ee
+    assert worst <= 0.0205, f"EE moved {worst * 100:.2f} cm on one axis in one step"
+    assert worst > 0.015  # the arm really moves at full speed
+    env.close()
+
+
+@pytest.mark.parametrize("bad", [np.array([np.nan, 0.0, 0.0]), np.array([0.0, np.inf, 0.0]), np.zeros(4)])
+def test_bad_action_raises_and_does_not_move(bad: np.ndarray) -> None:
+    env = gym.make(IDS["push"], obs_mode="state", randomization="none")
+    obs, _ = env.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        env.step(bad.astype(np.float32))
+    np.testing.assert_array_equal(env.unwrapped.state(), obs["state"])
+    env.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"obs_mode": "rgb"}, "obs_mode"),
+        ({"randomization": "always"}, "randomization"),
+        ({"image_size": 0}, "image_size"),
+        ({"camera": (1.0, 0.0, 1.0)}, "camera"),
+        ({"render_mode": "ansi"}, "render_mode"),
+        ({"task": "stack"}, "task"),
+    ],
+)
+def test_bad_kwargs_name_the_parameter(kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        FrankaSimEnv(**kwargs)
+
+
+def test_obs_modes() -> None:
+    env = gym.make(IDS["push"], obs_mode="pixels", image_size=48)
+    obs, _ = env.reset(seed=0)
+    assert set(obs) == {"pixels"} and obs["pixels"].shape == (48, 48, 3)
+    env.close()
+    env = gym.make(IDS["push"], obs_mode="state")
+    obs, _ = env.reset(seed=0)
+    assert set(obs) == {"state"}
+    env.close()
+
+
+def test_task_success_and_action_scaling() -> None:
+    push, lift = make_task("push"), make_task("lift")
+    assert isinstance(push, BlockPushTask) and isinstance(lift, BlockLiftTask)
+    goal = np.array([0.5, 0.0, TABLE_HEIGHT])
+    block_z = TABLE_HEIGHT + BLOCK_SIZE / 2
+
+    def readout(block: np.ndarray) -> TaskReadout:
+        return TaskReadout(np.zeros(3), block, goal, 0.0)
+
+    assert push.success(readout(np.array([0.5, 0.049, block_z])))
+    assert not push.success(readout(np.array([0.5, 0.051, block_z])))
+    assert lift.success(readout(np.array([0.5, 0.0, block_z + 0.101])))
+    assert not lift.success(readout(np.array([0.5, 0.0, block_z + 0.099])))
+    # Dense rewards grow towards the goal.
+    assert push.reward(readout(np.array([0.5, 0.02, block_z]))) > push.reward(readout(np.array([0.5, 0.2, block_z])))
+    delta, grip = scale_action(np.array([3.0, -0.5, 1.0]), push)
+    np.testing.assert_allclose(delta, [0.02, -0.01, 0.02])
+    assert grip is None
+    _, grip = scale_action(np.array([0.0, 0.0, 0.0, -1.0]), lift)
+    assert grip == pytest.approx(0.08)
+    with pytest.raises(ValueError, match="make_task|task"):
+        make_task("stack")
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        b, g = push.sample_initial(rng)
+        assert np.linalg.norm(b - g) >= push.min_goal_distance
+
+
+def test_test_split_uses_held_out_textures_once_per_episode() -> None:
+    import mujoco
+
+    rgb = int(mujoco.mjtTextureRole.mjTEXROLE_RGB)
+    env = FrankaSimEnv("push", obs_mode="pixels", randomization="test")
+    model, banks = env.physics.model, env.mujoco_scene.banks
+    table = model.material("table").id
+    env.reset(seed=0)
+    texid, colors = int(model.mat_texid[table, rgb]), model.mat_rgba.copy()
+    assert texid in banks["floor"].ids["test"] and texid not in banks["floor"].ids["train"]
+    for _ in range(3):
+        env.step(np.zeros(3, np.float32))
+        assert int(model.mat_texid[table, rgb]) == texid  # no per-step randomisation at test time
+        np.testing.assert_array_equal(model.mat_rgba, colors)
+    env.close()
+    train = FrankaSimEnv("push", obs_mode="pixels", randomization="train")
+    train.reset(seed=0)
+    train.step(np.zeros(3, np.float32))
+    assert int(train.physics.model.mat_texid[table, rgb]) in banks["floor"].ids["train"]
+    train.close()

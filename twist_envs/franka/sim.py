@@ -1,0 +1,253 @@
+"""``TWIST/BlockPush-Sim-v0`` and ``TWIST/BlockLift-Sim-v0``: the Franka block tasks in MuJoCo.
+
+The sim counterpart of the paper's Isaac Orbit set-up (Sec. VI-C): a Franka Panda moves its tool tip by at
+most 2 cm per axis per step (differential IK to joint servos), a third-person camera sees block, goal and
+tool, episodes last 150 steps, and success is judged at the end of the episode (``info["success"]`` is
+reported every step; the last step's value is the episode's outcome).
+
+Domain randomisation follows the paper: every step the light brightness and the textures/colours of robot,
+background, table and block; every episode the block's friction and mass and a small camera jitter. The
+``"test"`` split draws table/floor/background textures from held-out procedural families, once per episode.
+
+Rendering defaults (64 px on a CPU rasteriser): shadows, reflections and multisampling off, skybox on, and
+the robot drawn with its low-polygon collision meshes (the detailed STLs cost ~5x the frame time).
+
+Timing of one step (what the observation of step t shows)::
+
+    action a_t -> move_ee (25 physics steps) -> per-step randomisation -> render o_{t+1}, state s_{t+1}
+
+Example:
+    >>> import gymnasium as gym
+    >>> import twist_envs
+    >>> env = gym.make("TWIST/BlockPush-Sim-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs["state"].shape, obs["pixels"].shape, env.action_space.shape
+    ((34,), (64, 64, 3), (3,))
+    >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    >>> sorted(info)
+    ['block_pos', 'ee_pos', 'goal_pos', 'gripper_width', 'success']
+    >>> env.close()
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless by default; a user's choice (osmesa, glfw) wins
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from twist_envs.franka.scene import DEFAULT_CAMERA, DEFAULT_WORKSPACE, CameraPose, FrankaPhysics, Workspace
+from twist_envs.franka.tasks import TaskReadout, make_task, scale_action
+from wrappers.privileged import check_obs_mode
+from wrappers.randomization import (
+    RANDOMIZATION_MODES,
+    MujocoScene,
+    Randomizer,
+    Term,
+    background,
+    body_mass,
+    camera_pose,
+    floor_texture,
+    friction,
+    light_brightness,
+    material_colors,
+)
+from wrappers.textures import TextureSource, as_texture_source, bank_assets_xml, fill_texture_banks
+
+STATE_LAYOUT: tuple[tuple[str, int], ...] = (
+    ("joint_pos", 7),
+    ("joint_vel", 7),
+    ("ee_pos", 3),
+    ("gripper_width", 1),
+    ("block_pos", 3),
+    ("block_quat", 4),
+    ("block_vel", 6),
+    ("goal_pos", 3),
+)
+"""Order and size of the fields of ``obs["state"]`` (34 floats for both tasks)."""
+STATE_DIM = sum(n for _, n in STATE_LAYOUT)
+
+BANK_TRAIN, BANK_TEST, BANK_PIXELS = 32, 12, 128
+"""Textures compiled into the model per split (background and table/floor banks) and their side in pixels."""
+
+
+def franka_terms(source: TextureSource | None = None) -> tuple[Term, ...]:
+    """The paper's Franka randomisation (Sec. VI-C) as terms.
+
+    Every step: light brightness, background and table/floor textures, robot and block colours. Every
+    episode: block friction and mass, camera pose jitter (the real experiments moved the camera). The goal
+    marker stays red: it is the task's cue, not a distractor.
+    """
+    return (
+        light_brightness(("key_light", "fill_light"), scale=(0.5, 1.4)),
+        background(source),
+        floor_texture(("table", "floor"), source),
+        material_colors(("robot", "robot_dark", "block")),
+        friction(("block",), scale=(0.5, 1.5)),
+        body_mass(("block",), scale=(0.5, 2.0)),
+        camera_pose(("policy",), pos_std=0.02, angle_std_deg=2.0, when="reset"),
+    )
+
+
+class FrankaSimEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
+    """Franka Panda BlockPush / BlockLift in MuJoCo with paired observations and domain randomisation.
+
+    Args:
+        task: ``"push"`` (peg, 3-D action) or ``"lift"`` (two-finger hand, 4-D action: + gripper).
+        obs_mode: ``"paired"`` (``{"state", "pixels"}``), ``"state"`` or ``"pixels"``.
+        randomization: ``"train"`` (appearance every step, physics every episode), ``"test"`` (once per
+            episode, held-out textures) or ``"none"``.
+        image_size: side of the square image in pixels.
+        camera: pose of the policy camera (default :data:`~twist_envs.franka.scene.DEFAULT_CAMERA`).
+        render_mode: ``None`` or ``"rgb_array"`` (returns the last observation image).
+        workspace: box the tool tip is kept in.
+        texture_source: ``None`` (procedural families), a folder of images/videos, or a ``TextureSource``.
+        terms: randomisation terms (default :func:`franka_terms`).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+
+    def __init__(
+        self,
+        task: str = "push",
+        obs_mode: str = "paired",
+        randomization: str = "train",
+        image_size: int = 64,
+        camera: CameraPose | None = None,
+        render_mode: str | None = None,
+        workspace: Workspace = DEFAULT_WORKSPACE,
+        texture_source: TextureSource | str | None = None,
+        terms: Sequence[Term] | None = None,
+    ) -> None:
+        if task not in ("push", "lift"):
+            raise ValueError(f"FrankaSimEnv: task must be 'push' or 'lift', got {task!r}")
+        check_obs_mode(obs_mode, "FrankaSimEnv")
+        if randomization not in RANDOMIZATION_MODES:
+            raise ValueError(f"FrankaSimEnv: randomization must be one of {RANDOMIZATION_MODES}, got {randomization!r}")
+        if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or not 8 <= image_size <= 1024:
+            raise ValueError(f"FrankaSimEnv: image_size must be an int in [8, 1024], got {image_size!r}")
+        if camera is not None and not isinstance(camera, CameraPose):
+            raise ValueError(f"FrankaSimEnv: camera must be a CameraPose or None, got {type(camera).__name__}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"FrankaSimEnv: render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.task = make_task(task)
+        self.obs_mode, self.randomization = obs_mode, randomization
+        self.image_size, self.render_mode = int(image_size), render_mode
+        self.camera = camera or DEFAULT_CAMERA
+
+        banks_xml = bank_assets_xml(BANK_TRAIN, BANK_TEST, BANK_PIXELS, BANK_PIXELS) if randomization != "none" else ""
+        self.physics = FrankaPhysics(task, self.camera, workspace, extra_assets=banks_xml)
+        model, data = self.physics.model, self.physics.data
+        banks = fill_texture_banks(model, as_texture_source(texture_source), BANK_TRAIN, BANK_TEST) if banks_xml else {}
+        self._render_enabled = obs_mode != "state" or render_mode is not None
+        if self._render_enabled:
+            self.physics.renderer(self.image_size)  # create it before the scene syncs texture ids into it
+        self.mujoco_scene = MujocoScene(model, data, self.physics.renderers.contexts, banks)
+        self.randomizer = Randomizer(franka_terms(texture_source) if terms is None else terms, randomization)  # type: ignore[arg-type]
+        self._dr_rng = np.random.default_rng(0)
+
+        self.action_space = spaces.Box(-1.0, 1.0, (self.task.action_dim,), np.float32)
+        parts: dict[str, spaces.Space] = {}
+        if obs_mode in ("paired", "state"):
+            parts["state"] = spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float32)
+        if obs_mode in ("paired", "pixels"):
+            parts["pixels"] = spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
+        self.observation_space = spaces.Dict(parts)
+        self._last_pixels: np.ndarray | None = None
+
+    # -- randomisation plumbing ---------------------------------------------------------------------------
+    def attach_randomizer(self, randomizer: Randomizer) -> None:
+        """Use ``randomizer`` instead of the built-in terms (for :class:`~wrappers.DomainRandomization`)."""
+        self.randomizer = randomizer
+
+    # -- observations -------------------------------------------------------------------------------------
+    def readout(self) -> TaskReadout:
+        """What the task's reward and success read from the simulator."""
+        p = self.physics
+        return TaskReadout(p.ee_pos(), p.block_pos(), p.goal_pos(), p.gripper_width())
+
+    def state(self) -> np.ndarray:
+        """The privileged state vector (34,), float32, laid out as :data:`STATE_LAYOUT`."""
+        p = self.physics
+        return np.concatenate(
+            [
+                p.joint_pos(),
+                p.joint_vel(),
+                p.ee_pos(),
+                [p.gripper_width()],
+                p.block_pos(),
+                p.block_quat(),
+                p.block_vel(),
+                p.goal_pos(),
+            ]
+        ).astype(np.float32)
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        if "state" in self.observation_space.spaces:
+            out["state"] = self.state()
+        if self._render_enabled:
+            self._last_pixels = self.physics.render(self.image_size)
+            if "pixels" in self.observation_space.spaces:
+                out["pixels"] = self._last_pixels
+        return out
+
+    def _info(self, r: TaskReadout) -> dict[str, Any]:
+        return {
+            "success": self.task.success(r),
+            "ee_pos": r.ee_pos,
+            "block_pos": r.block_pos,
+            "goal_pos": r.goal_pos,
+            "gripper_width": r.gripper_width,
+        }
+
+    # -- Gymnasium API ------------------------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Homes the arm, samples block and goal, randomises; all randomness flows from ``self.np_random``."""
+        super().reset(seed=seed)
+        self._dr_rng = np.random.default_rng(int(self.np_random.integers(2**63)))
+        block_xy, goal_xy = self.task.sample_initial(self.np_random)
+        self.randomizer.on_reset(self.mujoco_scene, self._dr_rng)
+        self.physics.home()
+        self.physics.place(block_xy, goal_xy)
+        return self._observation(), self._info(self.readout())
+
+    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Moves the tool tip by the scaled action (<= 2 cm per axis); never terminates early.
+
+        Raises:
+            ValueError: the action has the wrong shape or contains NaN/inf (nothing moves).
+        """
+        delta, gripper = scale_action(action, self.task)
+        self.physics.move_ee(delta, gripper)
+        self.randomizer.on_step(self.mujoco_scene, self._dr_rng)
+        r = self.readout()
+        # Success is judged at the end of the episode (paper); the TimeLimit wrapper ends it after 150 steps.
+        return self._observation(), self.task.reward(r), False, False, self._info(r)
+
+    def render(self) -> np.ndarray | None:
+        """The image of the current step (``render_mode="rgb_array"``)."""
+        if self.render_mode != "rgb_array":
+            return None
+        return self._last_pixels if self._last_pixels is not None else self.physics.render(self.image_size)
+
+    def close(self) -> None:
+        """Frees the GL contexts."""
+        self.physics.close()
+
+
+def readout_from_state(state: np.ndarray) -> TaskReadout:
+    """Rebuilds the task readout from ``obs["state"]`` (laid out as :data:`STATE_LAYOUT`)."""
+    s = np.asarray(state, dtype=np.float64)
+    at, fields = 0, {}
+    for name, n in STATE_LAYOUT:
+        fields[name] = s[at : at + n]
+        at += n
+    return TaskReadout(fields["ee_pos"], fields["block_pos"], fields["goal_pos"], float(fields["gripper_width"][0]))
