@@ -1,0 +1,220 @@
+"""Every agent by name: how it trains, which observation keys it may read, and how it is loaded.
+
+========================  ====================  ================  =============================
+name                      trains with            evaluated on      what it is
+========================  ====================  ================  =============================
+``twist``                 paired obs, DR train   pixels (test DR)  teacher on state -> student
+``oracle``                state                  state             Dreamer on privileged state
+``dreamer-dr``            pixels, DR train       pixels (test DR)  Dreamer with domain randomisation
+``dreamer-nodr``          pixels, no DR          pixels (test DR)  Dreamer without randomisation
+``state-recon``           pixels -> state        pixels (test DR)  Dreamer decoding state from pixels
+``asym-sac``              paired obs, DR train   pixels (test DR)  asymmetric SAC (SB3)
+========================  ====================  ================  =============================
+
+Every agent is evaluated on ``randomization="test"`` (held-out appearances, randomised once per
+episode), as in the paper's Table I. Heavy imports (torch models, SB3) happen inside the functions,
+so ``twist --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twist_agents.protocol import Agent
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """One training run as the runner asks for it (CLI ``twist train``, one cell of ``compare``)."""
+
+    agent: str
+    """Agent name (a key of :data:`AGENTS`)."""
+    env_id: str
+    """Gymnasium id (e.g. ``TWIST/CartpoleBalance-Distracting-v0``)."""
+    run_dir: Path
+    """Run directory: config, metrics CSV, TensorBoard events, checkpoints, eval outputs."""
+    preset: str = "cpu"
+    """Size preset: ``debug`` (tests), ``cpu`` (this machine) or ``paper`` (paper scale)."""
+    seed: int = 0
+    """Seed of env and agent."""
+    steps: int | None = None
+    """Env-step budget (for ``twist``: the teacher's steps); ``None`` = the preset's default."""
+    distill_updates: int | None = None
+    """``twist`` only: student distillation updates; ``None`` = the preset's default."""
+    max_episode_steps: int | None = None
+    """Shorter training episodes (``None`` = the env's default, or the ``debug`` preset's)."""
+    resume: bool = True
+    """Continue from the run directory's checkpoint when there is one."""
+    progress: bool = True
+    """Show progress bars."""
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """How the runner trains, loads and evaluates one named agent."""
+
+    name: str
+    """CLI name."""
+    title: str
+    """Display name (the paper's column title)."""
+    description: str
+    """One line for ``--help``."""
+    input_keys: tuple[str, ...]
+    """Observation keys the trained agent reads when acting (all others are withheld at evaluation)."""
+    train_randomization: str
+    """Env ``randomization`` while training (``"train"`` or ``"none"``)."""
+    train: Callable[[TrainRequest], None]
+    """Train (or resume) and leave the final checkpoint in the run directory."""
+    load: Callable[[Path, str], Agent]
+    """``load(run_dir, preset)``: the trained agent, ready to act."""
+
+
+PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "debug": {"steps": 400, "max_episode_steps": 100, "eval_episodes": 2},
+    "cpu": {"steps": 100_000, "max_episode_steps": None, "eval_episodes": 10},
+    "paper": {"steps": 500_000, "max_episode_steps": None, "eval_episodes": 100},
+}
+"""Runner defaults per preset: env-step budget, episode length cap, evaluation episodes. ``debug`` keeps
+every agent's run to seconds (100-step episodes) so that tests and a debug ``compare`` finish quickly."""
+
+
+def resolve(request: TrainRequest) -> TrainRequest:
+    """Fill ``steps`` / ``max_episode_steps`` left as ``None`` from :data:`PRESET_DEFAULTS`."""
+    if request.preset not in PRESET_DEFAULTS:
+        raise ValueError(f"unknown preset {request.preset!r}; choose from {sorted(PRESET_DEFAULTS)}")
+    d = PRESET_DEFAULTS[request.preset]
+    from dataclasses import replace
+
+    return replace(
+        request,
+        steps=request.steps if request.steps is not None else d["steps"],
+        max_episode_steps=request.max_episode_steps
+        if request.max_episode_steps is not None
+        else d["max_episode_steps"],
+    )
+
+
+# ---------------------------------------------------------------------------- asymmetric SAC
+def _train_asym_sac(req: TrainRequest) -> None:
+    from twist_agents.sac.train import train_asym_sac
+
+    train_asym_sac(
+        req.env_id,
+        req.run_dir,
+        preset=req.preset,
+        seed=req.seed,
+        steps=int(req.steps or 0),
+        resume=req.resume,
+        max_episode_steps=req.max_episode_steps,
+        progress=req.progress,
+    )
+
+
+def _load_asym_sac(run_dir: Path, preset: str) -> Agent:
+    from twist_agents.sac.train import load_asym_sac
+
+    return load_asym_sac(run_dir, preset)
+
+
+# ---------------------------------------------------------------------------- Dreamer variants
+_DREAMER_VARIANTS: dict[str, dict[str, Any]] = {
+    "oracle": {"encode": ("state",), "decode": ("state",), "randomization": "train"},
+    "dreamer-dr": {"encode": ("pixels",), "decode": ("pixels",), "randomization": "train"},
+    "dreamer-nodr": {"encode": ("pixels",), "decode": ("pixels",), "randomization": "none"},
+    "state-recon": {"encode": ("pixels",), "decode": ("state",), "randomization": "train"},
+}
+"""Dreamer baselines are configurations (DESIGN.md): which keys the world model encodes / decodes."""
+
+
+def _train_dreamer(req: TrainRequest) -> None:
+    from twist_agents.runner.dreamer_runs import train_dreamer_variant
+
+    train_dreamer_variant(req, **_DREAMER_VARIANTS[req.agent])
+
+
+def _load_dreamer(run_dir: Path, preset: str) -> Agent:
+    from twist_agents.runner.dreamer_runs import load_dreamer_run
+
+    return load_dreamer_run(run_dir)
+
+
+# ---------------------------------------------------------------------------- TWIST
+def _train_twist(req: TrainRequest) -> None:
+    from twist_agents.runner.dreamer_runs import train_twist_run
+
+    train_twist_run(req)
+
+
+def _load_twist(run_dir: Path, preset: str) -> Agent:
+    from twist_agents.runner.dreamer_runs import load_twist_run
+
+    return load_twist_run(run_dir)
+
+
+AGENTS: dict[str, AgentSpec] = {
+    "twist": AgentSpec(
+        "twist",
+        "TWIST",
+        "state teacher Dreamer + image student distilled on its domain-randomised images (Alg. 1)",
+        ("pixels",),
+        "train",
+        _train_twist,
+        _load_twist,
+    ),
+    "oracle": AgentSpec(
+        "oracle",
+        "Oracle",
+        "Dreamer on privileged simulator state (upper bound; evaluated on state)",
+        ("state",),
+        "train",
+        _train_dreamer,
+        _load_dreamer,
+    ),
+    "dreamer-dr": AgentSpec(
+        "dreamer-dr",
+        "Dreamer w/ DR",
+        "pixel Dreamer trained with domain randomisation",
+        ("pixels",),
+        "train",
+        _train_dreamer,
+        _load_dreamer,
+    ),
+    "dreamer-nodr": AgentSpec(
+        "dreamer-nodr",
+        "Dreamer w/o DR",
+        "pixel Dreamer trained without randomisation (randomization=none)",
+        ("pixels",),
+        "none",
+        _train_dreamer,
+        _load_dreamer,
+    ),
+    "state-recon": AgentSpec(
+        "state-recon",
+        "State Recon.",
+        "pixel Dreamer whose decoder reconstructs the state",
+        ("pixels",),
+        "train",
+        _train_dreamer,
+        _load_dreamer,
+    ),
+    "asym-sac": AgentSpec(
+        "asym-sac",
+        "Asym. SAC",
+        "SAC (SB3) with an image actor and a state critic (Pinto et al.)",
+        ("pixels",),
+        "train",
+        _train_asym_sac,
+        _load_asym_sac,
+    ),
+}
+"""The registry: agent name -> :class:`AgentSpec`."""
+
+
+def get_agent(name: str) -> AgentSpec:
+    """The :class:`AgentSpec` of ``name``; ``ValueError`` lists the known names."""
+    if name not in AGENTS:
+        raise ValueError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
+    return AGENTS[name]

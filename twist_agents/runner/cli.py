@@ -1,0 +1,335 @@
+"""The ``twist`` command line: ``train``, ``eval``, ``compare`` and ``demo``.
+
+Examples::
+
+    twist train --agent asym-sac --env TWIST/CartpoleBalance-Distracting-v0 --preset cpu --steps 100000
+    twist eval runs/asym-sac --split test --episodes 10 --video-format gif
+    twist compare --agents twist,oracle --envs TWIST/CupCatch-Distracting-v0 --seeds 3 --preset cpu
+    twist compare ... --backend ray --address 10.0.0.1:6379
+    twist demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from twist_agents.runner.agents import AGENTS, PRESET_DEFAULTS, TrainRequest
+
+_AGENT_HELP = "\n".join(f"  {s.name:<13} {s.description}" for s in AGENTS.values())
+_PRESET_HELP = ", ".join(
+    f"{p} (steps={d['steps']}, max_episode_steps={d['max_episode_steps']}, eval_episodes={d['eval_episodes']})"
+    for p, d in PRESET_DEFAULTS.items()
+)
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESET_DEFAULTS),
+        default="cpu",
+        help=f"size preset of networks and budgets: {_PRESET_HELP} (default: cpu)",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="env-step budget per run (twist: the teacher's steps); default: the preset's",
+    )
+    p.add_argument(
+        "--max-episode-steps",
+        type=int,
+        default=None,
+        help="cap episodes at this many env steps (training and evaluation); default: the preset's "
+        "(debug: 100) or the env's own (500 for Distracting Control)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``twist`` (subcommands train / eval / compare / demo)."""
+    parser = argparse.ArgumentParser(
+        prog="twist",
+        description="TWIST (teacher-student world model distillation), its baselines, the comparison runner.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="agents:\n" + _AGENT_HELP,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,compare,demo}")
+
+    # ---------------------------------------------------------------- train
+    p = sub.add_parser(
+        "train",
+        help="train one agent on one env into a run directory",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train one agent (resuming from the run directory's checkpoint when present).",
+        epilog="agents (--agent):\n"
+        + _AGENT_HELP
+        + textwrap.dedent("""
+
+            The run directory receives run.json (the config), metrics.csv, TensorBoard events (tb/) and
+            checkpoints/. dreamer-nodr trains with randomization=none, the others with randomization=train;
+            evaluate with `twist eval RUN_DIR` (held-out split "test")."""),
+    )
+    p.add_argument(
+        "--agent",
+        required=True,
+        choices=list(AGENTS),
+        metavar="AGENT",
+        help="agent to train: " + ", ".join(AGENTS),
+    )
+    p.add_argument(
+        "--env", required=True, metavar="ENV_ID", help="Gymnasium env id, e.g. TWIST/CupCatch-Distracting-v0"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of env and agent (default: 0)")
+    _add_run_options(p)
+    p.add_argument(
+        "--distill-updates",
+        type=int,
+        default=None,
+        help="twist only: student distillation updates (default: the preset's)",
+    )
+    p.add_argument("--run-dir", type=Path, default=None, help="run directory (default: runs/<agent>/<env>/seed<seed>)")
+    p.add_argument("--no-resume", action="store_true", help="start from scratch even if a checkpoint exists")
+    p.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=0,
+        help="evaluate this many episodes on the test split after training (default: 0 = skip)",
+    )
+    p.set_defaults(func=cmd_train)
+
+    # ---------------------------------------------------------------- eval
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a trained run on a randomisation split",
+        description="Evaluate a saved run: per-episode returns CSV, success rate (block tasks), "
+        "and a video of the first episodes, in RUN_DIR/eval/<split>/.",
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory written by `twist train`")
+    p.add_argument(
+        "--split",
+        choices=("test", "train", "none"),
+        default="test",
+        help="env randomization during evaluation: test = held-out appearances (default), "
+        "train = training distribution, none = canonical scene",
+    )
+    p.add_argument("--episodes", type=int, default=None, help="episodes (default: the run's preset's)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the first episode (default: derived from the run)")
+    p.add_argument("--video-episodes", type=int, default=1, help="episodes to film (default: 1; 0 = none)")
+    p.add_argument("--video-format", choices=("mp4", "gif"), default="mp4", help="video format (default: mp4)")
+    p.add_argument(
+        "--max-episode-steps",
+        type=int,
+        default=None,
+        help="episode cap (default: the cap the run trained with)",
+    )
+    p.set_defaults(func=cmd_eval)
+
+    # ---------------------------------------------------------------- compare
+    p = sub.add_parser(
+        "compare",
+        help="run a grid of agents x envs x seeds and write Table I, IQM CIs and plots",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.dedent("""\
+            Train and evaluate every (agent, env, seed) on the held-out split, then write
+            OUT/results/: table.md + table.csv (mean +- std per agent x task, Table I style),
+            iqm.csv + iqm.png (IQM of Oracle-normalised returns, 95% stratified-bootstrap CIs via
+            rliable), learning_curves.png, episodes.csv. Finished runs (OUT/runs/.../DONE) are not
+            redone, so an interrupted grid resumes when the same command is run again.
+
+            Backends: local (default) runs at most 2 worker processes on this machine;
+            ray submits each run as a Ray task (1 CPU) to the cluster at --address
+            (pip install "twist[ray]"); both write the same result files."""),
+        epilog="agents:\n" + _AGENT_HELP,
+    )
+    p.add_argument(
+        "--agents",
+        type=_csv,
+        default=list(AGENTS),
+        help="comma-separated agent names (default: all: " + ",".join(AGENTS) + ")",
+    )
+    p.add_argument("--envs", type=_csv, required=True, help="comma-separated env ids")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds 0..N-1 per (agent, env) (default: 3)")
+    _add_run_options(p)
+    p.add_argument(
+        "--eval-episodes", type=int, default=None, help="evaluation episodes per run (default: the preset's)"
+    )
+    p.add_argument("--out", type=Path, default=Path("runs/compare"), help="output directory (default: runs/compare)")
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="where runs execute: local processes (default) or Ray tasks (ray backend)",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address for --backend ray (e.g. 10.0.0.1:6379 or 'auto'; a token-auth cluster "
+        "needs its token in ~/.ray/auth_token or RAY_AUTH_TOKEN); default: start a local Ray instance",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="local worker processes, at most 2 (default: 2); CPUs of a locally started Ray",
+    )
+    p.add_argument(
+        "--paper-table",
+        action="store_true",
+        help="print the paper's Table I numbers beside ours (also added to table.md / table.csv)",
+    )
+    p.add_argument(
+        "--bootstrap-reps", type=int, default=2000, help="bootstrap replications for the CIs (default: 2000)"
+    )
+    p.set_defaults(func=cmd_compare)
+
+    # ---------------------------------------------------------------- demo
+    p = sub.add_parser(
+        "demo",
+        help="short end-to-end TWIST demo (teacher, distillation, held-out evaluation)",
+        description="A CPU-sized TWIST run (twist_agents.twist.pipeline.demo): train the state teacher, "
+        "distil the pixel student on the teacher's randomised images, evaluate on held-out appearances, "
+        "print a table. Resumable: run it again after an interruption. Options left out use the demo's "
+        "defaults.",
+    )
+    p.add_argument("--run-dir", type=Path, default=None, help="run directory (default: runs/demo)")
+    p.add_argument(
+        "--env",
+        dest="env_id",
+        default=None,
+        metavar="ENV_ID",
+        help="env id (default: TWIST/CartpoleBalance-Distracting-v0)",
+    )
+    p.add_argument("--preset", choices=sorted(PRESET_DEFAULTS), default=None, help="size preset (default: cpu)")
+    p.add_argument("--teacher-steps", type=int, default=None, help="env steps of the teacher")
+    p.add_argument("--distill-updates", type=int, default=None, help="student distillation updates")
+    p.add_argument("--eval-episodes", type=int, default=None, help="evaluation episodes")
+    p.add_argument("--seed", type=int, default=None, help="seed")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def train(request: TrainRequest, eval_episodes: int = 0) -> TrainRequest:
+    """What ``twist train`` does: train (or resume) one run; optionally evaluate it on ``test``."""
+    from twist_agents.runner.runs import eval_run, train_run
+
+    req = train_run(request)
+    if eval_episodes:
+        result = eval_run(req.run_dir, split="test", episodes=eval_episodes)
+        print(f"eval (test split): mean return {result.mean_return:.1f} over {len(result.returns)} episodes")
+    return req
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``twist train``."""
+    from twist_agents.runner.compare import env_slug
+
+    run_dir = args.run_dir or Path("runs") / args.agent / env_slug(args.env) / f"seed{args.seed}"
+    req = TrainRequest(
+        agent=args.agent,
+        env_id=args.env,
+        run_dir=run_dir,
+        preset=args.preset,
+        seed=args.seed,
+        steps=args.steps,
+        distill_updates=args.distill_updates,
+        max_episode_steps=args.max_episode_steps,
+        resume=not args.no_resume,
+    )
+    train(req, eval_episodes=args.eval_episodes)
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``twist eval``."""
+    from twist_agents.runner.runs import eval_run
+
+    r = eval_run(
+        args.run_dir,
+        split=args.split,
+        episodes=args.episodes,
+        seed=args.seed,
+        video_episodes=args.video_episodes,
+        video_format=args.video_format,
+        max_episode_steps=args.max_episode_steps,
+    )
+    print(
+        f"{args.split}: mean return {r.mean_return:.1f} over {len(r.returns)} episodes"
+        + ("" if r.success_rate != r.success_rate else f", success rate {100 * r.success_rate:.0f}%")
+    )
+    print(f"per-episode returns: {r.csv_path}")
+    for v in r.videos:
+        print(f"video: {v}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``twist compare``."""
+    from twist_agents.runner.compare import compare
+
+    start = time.perf_counter()
+    files, runs = compare(
+        args.agents,
+        args.envs,
+        args.seeds,
+        args.out,
+        preset=args.preset,
+        steps=args.steps,
+        max_episode_steps=args.max_episode_steps,
+        eval_episodes=args.eval_episodes,
+        backend=args.backend,
+        address=args.address,
+        workers=args.workers,
+        paper_table=args.paper_table,
+        bootstrap_reps=args.bootstrap_reps,
+    )
+    print(files["table_md"].read_text())
+    if args.paper_table:
+        from twist_agents.runner.results import paper_table_markdown
+
+        print("Paper (TWIST, Table I):\n" + paper_table_markdown())
+    if "iqm_csv" in files:
+        print("IQM of Oracle-normalised returns (95% CI):\n" + files["iqm_csv"].read_text())
+    failed = [r for r in runs if r.get("status") == "failed"]
+    for r in failed:
+        print(f"FAILED {r['run_dir']}: {r['error']}", file=sys.stderr)
+    n_done = sum(r["status"] == "done" for r in runs)
+    n_skipped = sum(r["status"] == "skipped" for r in runs)
+    print(
+        f"results in {args.out / 'results'} ({time.perf_counter() - start:.0f} s; "
+        f"{n_done} run, {n_skipped} skipped, {len(failed)} failed)"
+    )
+    return 1 if failed else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``twist demo``: delegates to :func:`twist_agents.twist.pipeline.demo`."""
+    import inspect
+
+    try:
+        from twist_agents.twist.pipeline import demo
+    except ImportError as e:
+        print(f"twist demo is not available: {e}", file=sys.stderr)
+        return 2
+    given = {k: v for k, v in vars(args).items() if k not in ("command", "func") and v is not None}
+    accepted = inspect.signature(demo).parameters
+    demo(**{k: v for k, v in given.items() if k in accepted})
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``twist`` console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""One run of the runner: train an agent by name into a run directory, evaluate it, mark it done.
+
+Run directory layout (every agent)::
+
+    <run_dir>/
+      run.json                 what was asked: agent, env id, seed, preset, budgets (the run's config)
+      metrics.csv  tb/         training metrics (CSV + TensorBoard), ``train/return`` per episode
+      checkpoints/             the agent's checkpoints (resume + final)
+      eval/<split>/returns.csv per-episode evaluation returns (agent, env_id, seed, split, ...)
+      eval/<split>/episode_000.mp4
+      DONE                     written last by :func:`run_cell`; ``compare`` skips runs that have it
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from twist_agents.runner.agents import PRESET_DEFAULTS, TrainRequest, get_agent, resolve
+from twist_agents.runner.evaluate import EvalResult, evaluate, make_eval_env
+
+RUN_CONFIG = "run.json"
+"""The runner-level config of a run (agent-specific configs live beside it)."""
+DONE_MARKER = "DONE"
+"""Written after training and evaluation of a ``compare`` cell finished."""
+EVAL_SEED_OFFSET = 1_000_000
+"""Eval episode ``i`` of seed ``s`` resets with ``EVAL_SEED_OFFSET + 1000 * s + i`` (not a training seed)."""
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    """The ``run.json`` of a run directory."""
+    path = Path(run_dir) / RUN_CONFIG
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no {RUN_CONFIG}); train it with `twist train`")
+    return json.loads(path.read_text())
+
+
+def train_run(request: TrainRequest) -> TrainRequest:
+    """Train ``request.agent`` (resuming if possible) and write ``run.json``; returns the resolved request."""
+    req = resolve(request)
+    spec = get_agent(req.agent)
+    req.run_dir.mkdir(parents=True, exist_ok=True)
+    config = {k: v for k, v in dataclasses.asdict(req).items() if k not in ("resume", "progress")}
+    config.update(train_randomization=spec.train_randomization, input_keys=list(spec.input_keys))
+    _write_json(req.run_dir / RUN_CONFIG, config)
+    spec.train(req)
+    return req
+
+
+def eval_run(
+    run_dir: str | Path,
+    split: str = "test",
+    episodes: int | None = None,
+    seed: int | None = None,
+    video_episodes: int = 1,
+    video_format: str = "mp4",
+    max_episode_steps: int | None = None,
+    progress: bool = True,
+) -> EvalResult:
+    """Evaluate a trained run on ``split``; writes ``<run_dir>/eval/<split>/returns.csv`` and videos.
+
+    Args:
+        run_dir: A directory written by :func:`train_run`.
+        split: Env ``randomization`` for evaluation (``"test"`` = held-out appearances, as the paper).
+        episodes: Episodes; ``None`` = the preset's default.
+        seed: First episode seed; ``None`` = derived from the run's seed (never a training seed).
+        video_episodes: How many episodes to film.
+        video_format: ``"mp4"`` or ``"gif"``.
+        max_episode_steps: Episode cap; ``None`` = the cap the run trained with.
+        progress: Show a progress bar.
+    """
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    spec = get_agent(cfg["agent"])
+    episodes = episodes if episodes is not None else PRESET_DEFAULTS[cfg["preset"]]["eval_episodes"]
+    seed = seed if seed is not None else EVAL_SEED_OFFSET + 1000 * int(cfg["seed"])
+    cap = max_episode_steps if max_episode_steps is not None else cfg.get("max_episode_steps")
+    agent = spec.load(run_dir, cfg["preset"])
+    env = make_eval_env(cfg["env_id"], spec.input_keys, split=split, max_episode_steps=cap)
+    try:
+        return evaluate(
+            agent,
+            env,
+            spec.input_keys,
+            episodes=episodes,
+            seed=seed,
+            out_dir=run_dir / "eval" / split,
+            video_episodes=video_episodes,
+            video_format=video_format,
+            progress=progress,
+            labels={"agent": cfg["agent"], "env_id": cfg["env_id"], "seed": cfg["seed"], "split": split},
+        )
+    finally:
+        env.close()
+
+
+def run_cell(
+    request: TrainRequest, eval_episodes: int | None = None, split: str = "test", video_episodes: int = 1
+) -> dict[str, Any]:
+    """Train + evaluate one grid cell unless its ``DONE`` marker exists; return a small summary.
+
+    Safe to call again after an interruption: training resumes from its checkpoint, and a finished
+    cell is skipped.
+    """
+    run_dir = Path(request.run_dir)
+    if (run_dir / DONE_MARKER).exists():
+        return {"run_dir": str(run_dir), "status": "skipped"}
+    import torch
+
+    torch.set_num_threads(max(1, int(os.environ.get("TWIST_TORCH_THREADS", "1"))))
+    req = train_run(request)
+    result = eval_run(
+        run_dir, split=split, episodes=eval_episodes, video_episodes=video_episodes, progress=req.progress
+    )
+    summary = {
+        "run_dir": str(run_dir),
+        "status": "done",
+        "mean_return": result.mean_return,
+        "episodes": len(result.returns),
+    }
+    _write_json(run_dir / DONE_MARKER, summary)
+    return summary
+
+
+def result_files(run_dir: str | Path) -> dict[str, bytes]:
+    """The small result files of a run (relative path -> bytes), for backends without a shared disk."""
+    run_dir = Path(run_dir)
+    files: dict[str, bytes] = {}
+    for pattern in (RUN_CONFIG, "metrics.csv", "*/metrics.csv", "eval/*/returns.csv", DONE_MARKER):
+        for p in run_dir.glob(pattern):
+            files[str(p.relative_to(run_dir))] = p.read_bytes()
+    return files
