@@ -1,0 +1,115 @@
+"""Uniform sampler of fixed-length sequences from an :class:`~twist_agents.data.store.EpisodeStore`.
+
+A sequence starts at a uniformly random row of the stored data (episodes weighted by length). When
+it runs past the end of its episode it continues with the start of the next stored episode, exactly
+as DreamerV3's replay does; ``is_first`` marks the seam and the RSSM resets its state there. Episodes
+are read from disk on demand and kept in a bounded LRU cache in RAM.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from twist_agents.data.store import EpisodeStore, load_episode
+
+
+class SequenceSampler:
+    """Sample batches ``(B, L, ...)`` of length-``L`` sequences.
+
+    Example:
+        >>> import tempfile
+        >>> store = EpisodeStore(tempfile.mkdtemp())
+        >>> for _ in range(2):
+        ...     _ = store.add({"state": np.arange(10, dtype=np.float32)[:, None],
+        ...                    "action": np.zeros((10, 1), np.float32), "reward": np.zeros(10, np.float32),
+        ...                    "is_first": np.arange(10) == 0, "is_last": np.arange(10) == 9,
+        ...                    "is_terminal": np.zeros(10, bool)})
+        >>> sampler = SequenceSampler(store, seq_len=4, seed=0)
+        >>> batch = sampler.sample(3)
+        >>> batch["state"].shape, batch["is_first"].shape
+        ((3, 4, 1), (3, 4))
+
+    Args:
+        store: the episode store (rescanned before every batch, so new episodes are seen).
+        seq_len: ``L`` (the paper's distillation uses 50).
+        keys: keys to return (``None``: every key of the episodes).
+        cache_size: most episodes kept in RAM (least recently used are dropped).
+        seed: seed of the sampler's own generator (or pass ``rng``).
+        rng: a numpy ``Generator`` to draw from (its state is what a checkpoint should save).
+        recent_fraction: share of sequences drawn from the newest ``recent_episodes`` episodes (0: uniform).
+        recent_episodes: how many of the newest episodes count as recent.
+    """
+
+    def __init__(
+        self,
+        store: EpisodeStore,
+        seq_len: int = 50,
+        keys: Sequence[str] | None = None,
+        cache_size: int = 200,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        recent_fraction: float = 0.0,
+        recent_episodes: int = 10,
+    ) -> None:
+        if seq_len < 1:
+            raise ValueError(f"SequenceSampler: seq_len must be >= 1, got {seq_len}")
+        self.store = store
+        self.seq_len = seq_len
+        self.keys = tuple(keys) if keys is not None else None
+        self.cache_size = max(1, cache_size)
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self.recent_fraction = recent_fraction
+        self.recent_episodes = recent_episodes
+        self._cache: OrderedDict[Path, dict[str, np.ndarray]] = OrderedDict()
+
+    def _episode(self, path: Path) -> dict[str, np.ndarray]:
+        if path in self._cache:
+            self._cache.move_to_end(path)
+            return self._cache[path]
+        ep = load_episode(path, self.keys)
+        self._cache[path] = ep
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return ep
+
+    def _one(self, paths: list[Path], lengths: np.ndarray, recent: bool) -> dict[str, np.ndarray]:
+        if recent:
+            first = max(0, len(paths) - self.recent_episodes)
+            w = lengths[first:] / lengths[first:].sum()
+            i = first + int(self.rng.choice(len(w), p=w))
+        else:
+            i = int(self.rng.choice(len(paths), p=lengths / lengths.sum()))
+        start = int(self.rng.integers(lengths[i]))
+        parts: list[dict[str, np.ndarray]] = []
+        need = self.seq_len
+        while need > 0:
+            ep = self._episode(paths[i])
+            chunk = {k: v[start : start + need] for k, v in ep.items()}
+            n = len(next(iter(chunk.values())))
+            parts.append(chunk)
+            need -= n
+            i, start = (i + 1) % len(paths), 0
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
+        """Return ``{key: (batch_size, L, ...)}``.
+
+        The first row of a sequence has ``is_first`` set only if it is an episode start (the RSSM
+        starts from its initial state either way).
+
+        Raises:
+            RuntimeError: if the store is empty.
+        """
+        self.store.refresh()
+        paths = self.store.paths
+        if not paths:
+            raise RuntimeError("SequenceSampler.sample: the episode store is empty")
+        lengths = np.array([self.store.length(p) for p in paths], np.float64)
+        seqs = [
+            self._one(paths, lengths, recent=bool(self.rng.random() < self.recent_fraction)) for _ in range(batch_size)
+        ]
+        return {k: np.stack([s[k] for s in seqs]) for k in seqs[0]}

@@ -1,0 +1,281 @@
+"""Building blocks of the Dreamer world model and actor-critic.
+
+DreamerV3 robustness techniques implemented here (Hafner et al., 2023, "Mastering diverse domains
+through world models"):
+
+- *symlog* / *symexp* (:func:`symlog`): squash vector inputs and regression targets so that the
+  same hyperparameters work for small and large magnitudes.
+- *two-hot* regression (:class:`TwoHot`): rewards and values are predicted as a categorical
+  distribution over exponentially spaced bins (uniform in symlog space); the loss is a cross-entropy
+  against the two-hot encoding of the target, which is invariant to the target's scale.
+
+Image keys are normalised to ``[-0.5, 0.5]`` and must be 64 x 64 (four stride-2 convolutions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from twist_agents.dreamer.config import DecoderConfig, EncoderConfig
+
+IMAGE_SIZE = 64
+"""Side of the square images the conv encoder/decoder expect."""
+
+
+def symlog(x: torch.Tensor) -> torch.Tensor:
+    """DreamerV3 symlog: ``sign(x) * log(1 + |x|)``."""
+    return torch.sign(x) * torch.log1p(torch.abs(x))
+
+
+def symexp(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`symlog`: ``sign(x) * (exp(|x|) - 1)``."""
+    return torch.sign(x) * torch.expm1(torch.abs(x))
+
+
+def activation(name: str) -> type[nn.Module]:
+    """Return the activation module class for ``name`` (``"elu"``, ``"silu"``, ``"relu"``, ``"tanh"``)."""
+    table = {"elu": nn.ELU, "silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh}
+    if name not in table:
+        raise ValueError(f"activation: unknown activation {name!r}; choose one of {sorted(table)}")
+    return table[name]
+
+
+class MLP(nn.Module):
+    """``layers`` x (Linear -> LayerNorm -> activation), then an optional linear output layer.
+
+    Args:
+        in_dim: input features.
+        out_dim: output features, or ``None`` to end at the last hidden layer.
+        layers: number of hidden layers.
+        units: units per hidden layer.
+        act: activation name.
+        norm: put a LayerNorm before each activation (DreamerV3 uses it everywhere).
+        zero_init_output: initialise the output layer to zero (DreamerV3 does this for the reward and
+            critic heads so that early predictions are 0 instead of random large values).
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int | None,
+        layers: int,
+        units: int,
+        act: str = "silu",
+        norm: bool = True,
+        zero_init_output: bool = False,
+    ) -> None:
+        super().__init__()
+        mods: list[nn.Module] = []
+        dim = in_dim
+        for _ in range(layers):
+            mods.append(nn.Linear(dim, units, bias=not norm))
+            if norm:
+                mods.append(nn.LayerNorm(units, eps=1e-3))
+            mods.append(activation(act)())
+            dim = units
+        self.hidden = nn.Sequential(*mods)
+        self.out_dim = dim if out_dim is None else out_dim
+        self.out: nn.Module = nn.Identity() if out_dim is None else nn.Linear(dim, out_dim)
+        if zero_init_output and out_dim is not None:
+            assert isinstance(self.out, nn.Linear)
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(..., in_dim)`` to ``(..., out_dim)``."""
+        return self.out(self.hidden(x))
+
+
+def _flat_apply(net: nn.Module, x: torch.Tensor, event_dims: int) -> torch.Tensor:
+    """Apply ``net`` to ``x`` with arbitrary leading batch dims (conv layers want exactly one)."""
+    batch = x.shape[: x.dim() - event_dims]
+    y = net(x.reshape(-1, *x.shape[x.dim() - event_dims :]))
+    return y.reshape(*batch, *y.shape[1:])
+
+
+class ConvEncoder(nn.Module):
+    """Four stride-2 convolutions: ``(..., 64, 64, C) uint8`` -> ``(..., 8 * depth * 4 * 4)``."""
+
+    def __init__(self, channels: int, depth: int, act: str) -> None:
+        super().__init__()
+        mods: list[nn.Module] = []
+        cin = channels
+        for i in range(4):
+            cout = depth * 2**i
+            mods += [nn.Conv2d(cin, cout, 4, 2, 1), nn.GroupNorm(1, cout), activation(act)()]
+            cin = cout
+        self.net = nn.Sequential(*mods, nn.Flatten())
+        self.out_dim = cin * 4 * 4
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Encode ``(..., H, W, C)`` images (uint8 or float in [0, 255])."""
+        if image.shape[-3:-1] != (IMAGE_SIZE, IMAGE_SIZE):
+            raise ValueError(f"ConvEncoder: expected {IMAGE_SIZE}x{IMAGE_SIZE} images, got {tuple(image.shape)}")
+        x = image.float() / 255.0 - 0.5
+        x = x.movedim(-1, -3)  # (..., C, H, W)
+        return _flat_apply(self.net, x, 3)
+
+
+class ConvDecoder(nn.Module):
+    """Mirror of :class:`ConvEncoder`: feature ``(..., F)`` -> image mean ``(..., 64, 64, C)`` in [-0.5, 0.5]."""
+
+    def __init__(self, feat_dim: int, channels: int, depth: int, act: str) -> None:
+        super().__init__()
+        self.depth = depth
+        self.inp = nn.Linear(feat_dim, 8 * depth * 4 * 4)
+        mods: list[nn.Module] = []
+        cin = 8 * depth
+        for i in range(3):
+            cout = depth * 2 ** (2 - i)
+            mods += [nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.GroupNorm(1, cout), activation(act)()]
+            cin = cout
+        mods.append(nn.ConvTranspose2d(cin, channels, 4, 2, 1))
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        """Decode features to images (normalised, channels last)."""
+        x = self.inp(feat).reshape(*feat.shape[:-1], 8 * self.depth, 4, 4)
+        x = _flat_apply(self.net, x, 3)
+        return x.movedim(-3, -1)  # (..., H, W, C)
+
+
+def _is_image(shape: Sequence[int]) -> bool:
+    return len(shape) == 3
+
+
+class MultiEncoder(nn.Module):
+    """Encode the configured observation keys and concatenate: MLP for vectors, CNN for images.
+
+    Args:
+        obs_shapes: shape of every available observation key (e.g. ``{"state": (5,), "pixels": (64, 64, 3)}``).
+        keys: the keys to encode (``WorldModelConfig.encode``).
+        config: encoder sizes.
+    """
+
+    def __init__(self, obs_shapes: Mapping[str, Sequence[int]], keys: Sequence[str], config: EncoderConfig):
+        super().__init__()
+        missing = [k for k in keys if k not in obs_shapes]
+        if missing:
+            raise ValueError(f"MultiEncoder: keys {missing} not in the observation space {sorted(obs_shapes)}")
+        self.config = config
+        self.vec_keys = [k for k in keys if not _is_image(obs_shapes[k])]
+        self.img_keys = [k for k in keys if _is_image(obs_shapes[k])]
+        self.out_dim = 0
+        if self.vec_keys:
+            vec_dim = sum(int(torch.tensor(obs_shapes[k]).prod()) for k in self.vec_keys)
+            self.mlp = MLP(vec_dim, None, config.mlp_layers, config.mlp_units, config.act)
+            self.out_dim += self.mlp.out_dim
+        if self.img_keys:
+            channels = sum(int(obs_shapes[k][-1]) for k in self.img_keys)
+            self.cnn = ConvEncoder(channels, config.cnn_depth, config.act)
+            self.out_dim += self.cnn.out_dim
+
+    def forward(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``{key: (..., *shape)}`` -> embedding ``(..., E)``."""
+        outs = []
+        if self.vec_keys:
+            x = torch.cat([obs[k].float().flatten(start_dim=obs[k].dim() - 1) for k in self.vec_keys], -1)
+            outs.append(self.mlp(symlog(x) if self.config.symlog_inputs else x))
+        if self.img_keys:
+            outs.append(self.cnn(torch.cat([obs[k] for k in self.img_keys], -1)))
+        return torch.cat(outs, -1)
+
+
+class MultiDecoder(nn.Module):
+    """Reconstruct the configured observation keys from the latent feature; returns per-key losses.
+
+    Vector keys: symlog squared error summed over dimensions (DreamerV3). Image keys: squared error of
+    the normalised image summed over pixels (a unit-variance Gaussian's negative log-likelihood).
+    """
+
+    def __init__(
+        self, feat_dim: int, obs_shapes: Mapping[str, Sequence[int]], keys: Sequence[str], config: DecoderConfig
+    ):
+        super().__init__()
+        missing = [k for k in keys if k not in obs_shapes]
+        if missing:
+            raise ValueError(f"MultiDecoder: keys {missing} not in the observation space {sorted(obs_shapes)}")
+        self.config = config
+        self.shapes = {k: tuple(obs_shapes[k]) for k in keys}
+        self.vec_keys = [k for k in keys if not _is_image(obs_shapes[k])]
+        self.img_keys = [k for k in keys if _is_image(obs_shapes[k])]
+        if self.vec_keys:
+            vec_dim = sum(int(torch.tensor(obs_shapes[k]).prod()) for k in self.vec_keys)
+            self.mlp = MLP(feat_dim, vec_dim, config.mlp_layers, config.mlp_units, config.act)
+        if self.img_keys:
+            channels = sum(int(obs_shapes[k][-1]) for k in self.img_keys)
+            self.cnn = ConvDecoder(feat_dim, channels, config.cnn_depth, config.act)
+
+    def forward(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Predict every decoded key: vectors in symlog space (if configured), images in [-0.5, 0.5]."""
+        out: dict[str, torch.Tensor] = {}
+        if self.vec_keys:
+            pred = self.mlp(feat)
+            sizes = [int(torch.tensor(self.shapes[k]).prod()) for k in self.vec_keys]
+            for k, p in zip(self.vec_keys, pred.split(sizes, -1), strict=True):
+                out[k] = p.reshape(*feat.shape[:-1], *self.shapes[k])
+        if self.img_keys:
+            pred = self.cnn(feat)
+            sizes = [self.shapes[k][-1] for k in self.img_keys]
+            for k, p in zip(self.img_keys, pred.split(sizes, -1), strict=True):
+                out[k] = p
+        return out
+
+    def loss(self, feat: torch.Tensor, obs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per-key reconstruction loss ``(...)`` (negative log-likelihood up to a constant)."""
+        preds = self(feat)
+        losses = {}
+        for k, p in preds.items():
+            if k in self.img_keys:
+                target = obs[k].float() / 255.0 - 0.5
+                losses[k] = ((p - target) ** 2).sum((-3, -2, -1))
+            else:
+                target = obs[k].float()
+                if self.config.symlog_targets:
+                    target = symlog(target)
+                losses[k] = ((p - target) ** 2).flatten(start_dim=feat.dim() - 1).sum(-1)
+        return losses
+
+    def reconstruct(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Predictions in observation units (vectors un-symlogged, images as float in [0, 255])."""
+        preds = self(feat)
+        out = {}
+        for k, p in preds.items():
+            if k in self.img_keys:
+                out[k] = ((p + 0.5) * 255.0).clamp(0, 255)
+            else:
+                out[k] = symexp(p) if self.config.symlog_targets else p
+        return out
+
+
+class TwoHot:
+    """DreamerV3 two-hot distribution over ``bins`` values uniformly spaced in symlog space in [-20, 20].
+
+    ``mean()`` is the expected value mapped back with :func:`symexp`; ``log_prob(x)`` is the
+    cross-entropy against the two-hot encoding of ``symlog(x)`` (weights on the two nearest bins).
+    """
+
+    def __init__(self, logits: torch.Tensor, low: float = -20.0, high: float = 20.0) -> None:
+        self.logits = logits
+        self.bins = torch.linspace(low, high, logits.shape[-1], device=logits.device)
+
+    def mean(self) -> torch.Tensor:
+        """Expected value ``(...)``."""
+        return symexp((torch.softmax(self.logits, -1) * self.bins).sum(-1))
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Two-hot log-likelihood of targets ``x`` ``(...)``."""
+        x = symlog(x.detach()).clamp(self.bins[0], self.bins[-1])
+        n = self.bins.numel()
+        below = (torch.bucketize(x, self.bins, right=True) - 1).clamp(0, n - 1)
+        above = (below + 1).clamp(0, n - 1)
+        lo, hi = self.bins[below], self.bins[above]
+        dist = (hi - lo).clamp_min(1e-8)
+        w_above = torch.where(above == below, torch.ones_like(x), (x - lo) / dist)
+        w_below = 1.0 - w_above
+        target = F.one_hot(below, n) * w_below.unsqueeze(-1) + F.one_hot(above, n) * w_above.unsqueeze(-1)
+        return (target * torch.log_softmax(self.logits, -1)).sum(-1)
