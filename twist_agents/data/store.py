@@ -24,8 +24,9 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -35,15 +36,17 @@ EPISODE_KEYS = ("state", "pixels", "action", "reward", "is_first", "is_last", "i
 _NAME = re.compile(r"^(\d{6,})-(\d+)\.npz$")
 
 
-def save_episode(path: str | Path, episode: Mapping[str, np.ndarray]) -> None:
-    """Write ``episode`` as a compressed ``.npz`` at ``path`` atomically (temp file, fsync, rename)."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(file)`` on a temp file beside ``path``, fsync it, then rename it over ``path``.
+
+    A reader (or a run killed mid-write) sees either the old file or the complete new one, never a torn one.
+    """
     path = Path(path)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in episode.items()})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -51,6 +54,13 @@ def save_episode(path: str | Path, episode: Mapping[str, np.ndarray]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def save_episode(path: str | Path, episode: Mapping[str, np.ndarray]) -> None:
+    """Write ``episode`` as a compressed ``.npz`` at ``path`` atomically (:func:`atomic_write`)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in episode.items()})
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
 def load_episode(path: str | Path, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:

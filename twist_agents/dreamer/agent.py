@@ -9,8 +9,6 @@ call (see the timing diagram in :mod:`twist_agents.dreamer.rssm`).
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,9 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from twist_agents.data.store import atomic_write
 from twist_agents.dreamer.behavior import ActorCritic
 from twist_agents.dreamer.config import DreamerConfig, config_from_dict
-from twist_agents.dreamer.rssm import State
+from twist_agents.dreamer.rssm import RSSM, State
 from twist_agents.dreamer.world_model import WorldModel, action_dim_of, obs_shapes_of
 from twist_agents.protocol import Observation
 
@@ -31,20 +30,53 @@ AgentState = tuple[State, torch.Tensor]
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temp file in the same folder, fsync, then ``os.replace`` (atomic on POSIX)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """``torch.save`` atomically (temp file, fsync, rename: :func:`~twist_agents.data.store.atomic_write`)."""
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def latent_act(
+    encoder: nn.Module,
+    rssm: RSSM,
+    actor: nn.Module,
+    keys: Sequence[str],
+    obs: Observation,
+    state: AgentState | None,
+    explore: bool,
+    sample_latent: bool,
+    bounds: DreamerAgent,
+) -> tuple[np.ndarray, AgentState]:
+    """Filter one observation through ``encoder`` + ``rssm`` and act with ``actor`` (shared by Dreamer and TWIST).
+
+    Args:
+        encoder: maps ``{key: (1, ...)}`` to an embedding ``(1, E)``.
+        rssm: the RSSM whose posterior the actor reads.
+        actor: ``actor(feat) -> dist`` with ``.sample()`` / ``.mode()``.
+        keys: the observation keys to encode (a missing one is a ``ValueError`` naming it).
+        obs: one unbatched observation.
+        state: ``None`` at an episode start, else the previous call's ``(posterior, action)``.
+        explore: sample the action (``False``: the actor's mode).
+        sample_latent: sample the posterior latent (``False``: its mode).
+        bounds: the agent whose action bounds the action is scaled to.
+
+    Returns:
+        ``(action scaled to the env's bounds, (posterior (1, ...), action (1, A) in [-1, 1]))``.
+    """
+    missing = [k for k in keys if k not in obs]
+    if missing:
+        raise ValueError(f"act: the observation lacks {missing} (has {sorted(obs)})")
+    device = bounds.device
+    x = {k: torch.as_tensor(np.asarray(obs[k]), device=device)[None] for k in keys}
+    embed = encoder(x)  # (1, E)
+    if state is None:
+        latent, prev_action = None, torch.zeros(1, bounds.action_dim, device=device)
+        is_first = torch.ones(1, device=device)
+    else:
+        (latent, prev_action), is_first = state, torch.zeros(1, device=device)
+    post, _ = rssm.obs_step(latent, prev_action, embed, is_first, sample=sample_latent)
+    dist = actor(rssm.get_feat(post))
+    action = (dist.sample() if explore else dist.mode()).clamp(-1.0, 1.0)  # (1, A)
+    scaled = bounds._low + (action[0].cpu().numpy() + 1.0) * 0.5 * (bounds._high - bounds._low)
+    return scaled.astype(np.float32), (post, action)
 
 
 class DreamerAgent:
@@ -126,19 +158,9 @@ class DreamerAgent:
             ``(action, state)``: the action scaled to the env's action bounds, and the new state.
         """
         wm = self.world_model
-        x = {k: torch.as_tensor(np.asarray(obs[k]), device=self.device)[None] for k in self.config.world_model.encode}
-        embed = wm.encoder(x)  # (1, E)
-        if state is None:
-            latent, prev_action = None, torch.zeros(1, self.action_dim, device=self.device)
-            is_first = torch.ones(1, device=self.device)
-        else:
-            latent, prev_action = state
-            is_first = torch.zeros(1, device=self.device)
-        post, _ = wm.rssm.obs_step(latent, prev_action, embed, is_first, sample=explore)
-        dist = self.actor(wm.rssm.get_feat(post))
-        action = (dist.sample() if explore else dist.mode()).clamp(-1.0, 1.0)  # (1, A)
-        scaled = self._low + (action[0].cpu().numpy() + 1.0) * 0.5 * (self._high - self._low)
-        return scaled.astype(np.float32), (post, action)
+        return latent_act(
+            wm.encoder, wm.rssm, self.actor, self.config.world_model.encode, obs, state, explore, explore, self
+        )
 
     def normalize_action(self, action: np.ndarray) -> np.ndarray:
         """Map env-bounded actions to [-1, 1] (the scale the world model is trained on)."""

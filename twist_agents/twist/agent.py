@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from twist_agents.dreamer.agent import DreamerAgent, atomic_torch_save
+from twist_agents.dreamer.agent import DreamerAgent, atomic_torch_save, latent_act
 from twist_agents.dreamer.config import config_from_dict
 from twist_agents.dreamer.rssm import State
 from twist_agents.protocol import Observation
@@ -94,23 +94,9 @@ class TwistAgent:
         Returns:
             ``(action scaled to the env's bounds, new state)``.
         """
-        missing = [k for k in self.student.encode if k not in obs]
-        if missing:
-            raise ValueError(f"TwistAgent.act: observation lacks {missing} (has {sorted(obs)})")
-        x = {k: torch.as_tensor(np.asarray(obs[k]), device=self.device)[None] for k in self.student.encode}
-        embed = self.student.encoder(x)  # (1, E)
-        if state is None:
-            latent, prev = None, torch.zeros(1, self.teacher.action_dim, device=self.device)
-            is_first = torch.ones(1, device=self.device)
-        else:
-            (latent, prev), is_first = state, torch.zeros(1, device=self.device)
-        # Modes, as in distillation (twist_agents.twist.losses): the student tracks the teacher's mode path.
-        post, _ = self.student.rssm.obs_step(latent, prev, embed, is_first, sample=False)
-        dist = self.actor(self.student.rssm.get_feat(post))
-        action = (dist.sample() if explore else dist.mode()).clamp(-1.0, 1.0)  # (1, A)
-        low, high = self.teacher._low, self.teacher._high
-        scaled = low + (action[0].cpu().numpy() + 1.0) * 0.5 * (high - low)
-        return scaled.astype(np.float32), (post, action)
+        # Latent modes, as in distillation (twist_agents.twist.losses): the student tracks the teacher's mode path.
+        s = self.student
+        return latent_act(s.encoder, s.rssm, self.actor, s.encode, obs, state, explore, False, self.teacher)
 
     # ------------------------------------------------------------------ learning
     def update(self, batch: Mapping[str, np.ndarray]) -> dict[str, float]:
