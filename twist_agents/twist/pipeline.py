@@ -35,6 +35,7 @@ import torch
 
 from twist_agents.data import EpisodeStore, SequenceSampler
 from twist_agents.dreamer import DreamerAgent
+from twist_agents.dreamer.agent import atomic_torch_save
 from twist_agents.runner.loop import evaluate, latest_checkpoint, make_env, train_dreamer
 from twist_agents.twist.agent import TwistAgent
 from twist_agents.twist.config import DistillConfig, distill_config
@@ -115,8 +116,6 @@ def distil(
             if agent.updates % config.checkpoint_every == 0 or agent.updates == config.updates:
                 state = agent.state_dict()
                 state["sampler_rng"] = sampler.rng.bit_generator.state
-                from twist_agents.dreamer.agent import atomic_torch_save
-
                 atomic_torch_save(state, ckpt)
     bar.close()
     return agent
