@@ -24,13 +24,10 @@ Example:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-os.environ.setdefault("MUJOCO_GL", "egl")  # headless by default; a user's choice (osmesa, glfw) wins
 
 import gymnasium as gym
 import numpy as np

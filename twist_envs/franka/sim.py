@@ -31,11 +31,8 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
-
-os.environ.setdefault("MUJOCO_GL", "egl")  # headless by default; a user's choice (osmesa, glfw) wins
 
 import gymnasium as gym
 import numpy as np
