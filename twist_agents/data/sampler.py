@@ -3,7 +3,9 @@
 A sequence starts at a uniformly random row of the stored data (episodes weighted by length). When
 it runs past the end of its episode it continues with the start of the next stored episode, exactly
 as DreamerV3's replay does; ``is_first`` marks the seam and the RSSM resets its state there. Episodes
-are read from disk on demand and kept in a bounded LRU cache in RAM.
+are read from disk on demand and kept in a bounded LRU cache in RAM. An episode file that fails to load is
+set aside by the store (:meth:`~twist_agents.data.store.EpisodeStore.set_aside`) and the batch is drawn
+again from the remaining episodes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from twist_agents.data.store import EpisodeStore, load_episode
+from twist_agents.data.store import EPISODE_LOAD_ERRORS, EpisodeStore, load_episode
+
+
+class _SetAside(Exception):
+    """An episode failed to load and was set aside; the current batch must be drawn again."""
 
 
 class SequenceSampler:
@@ -70,7 +76,11 @@ class SequenceSampler:
         if path in self._cache:
             self._cache.move_to_end(path)
             return self._cache[path]
-        ep = load_episode(path, self.keys)
+        try:
+            ep = load_episode(path, self.keys)
+        except EPISODE_LOAD_ERRORS as e:
+            self.store.set_aside(path, e)
+            raise _SetAside(str(path)) from e
         self._cache[path] = ep
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -104,12 +114,17 @@ class SequenceSampler:
         Raises:
             RuntimeError: if the store is empty.
         """
-        self.store.refresh()
-        paths = self.store.paths
-        if not paths:
-            raise RuntimeError("SequenceSampler.sample: the episode store is empty")
-        lengths = np.array([self.store.length(p) for p in paths], np.float64)
-        seqs = [
-            self._one(paths, lengths, recent=bool(self.rng.random() < self.recent_fraction)) for _ in range(batch_size)
-        ]
-        return {k: np.stack([s[k] for s in seqs]) for k in seqs[0]}
+        while True:  # ends: every retry follows a file leaving the store, and an empty store raises
+            self.store.refresh()
+            paths = self.store.paths
+            if not paths:
+                raise RuntimeError("SequenceSampler.sample: the episode store is empty")
+            lengths = np.array([self.store.length(p) for p in paths], np.float64)
+            try:
+                seqs = [
+                    self._one(paths, lengths, recent=bool(self.rng.random() < self.recent_fraction))
+                    for _ in range(batch_size)
+                ]
+            except _SetAside:
+                continue
+            return {k: np.stack([s[k] for s in seqs]) for k in seqs[0]}

@@ -16,24 +16,57 @@ Files are named ``{index:06d}-{length}.npz`` so the order and size of every epis
 without opening it. A write goes to a temp file in the same folder that is fsynced and then
 ``os.replace``-d, so a killed process leaves either the whole episode or nothing (plus at most one
 stray ``*.tmp`` file, which the store ignores and cleans up).
+
+A file damaged after it was written (a disk error, a truncated copy) is *set aside*, never deleted: the
+store moves it into ``corrupt/`` beside the episodes, logs a warning that names it, and goes on with the
+rest. Opening the store checks each file's zip directory (cheap: no decompression), which catches
+truncation; damage inside a file surfaces when the sampler reads it, and is set aside the same way.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from twist_agents.errors import describe
+
 EPISODE_KEYS = ("state", "pixels", "action", "reward", "is_first", "is_last", "is_terminal")
 """The keys every agent can rely on (observation keys an env does not have are absent)."""
 
 _NAME = re.compile(r"^(\d{6,})-(\d+)\.npz$")
+CORRUPT_DIR = "corrupt"
+"""Sub-folder of the episode folder that receives files that fail to load."""
+EPISODE_LOAD_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
+"""What reading a damaged ``.npz`` raises (numpy reads through :mod:`zipfile` and :mod:`zlib`)."""
+
+log = logging.getLogger(__name__)
+
+
+def _damage(path: Path) -> str | None:
+    """Why ``path`` is not a readable ``.npz`` (its zip directory is read, nothing decompressed), or ``None``."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        return describe(e)
+    return None if any(n.endswith(".npy") for n in names) else "no arrays in the file"
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
@@ -70,6 +103,25 @@ def load_episode(path: str | Path, keys: Sequence[str] | None = None) -> dict[st
         return {k: data[k] for k in names}
 
 
+def move_aside(path: str | Path, folder: str | Path) -> Path | None:
+    """Move a damaged run file or folder into ``folder`` (created; renamed ``name.1`` ... if taken), never delete it.
+
+    Returns:
+        Its new path, or ``None`` if it could not be moved (a read-only disk, the file is already gone).
+    """
+    path, folder = Path(path), Path(folder)
+    dest = folder / path.name
+    k = 1
+    while dest.exists():  # an earlier file of the same name was set aside before
+        dest, k = folder / f"{path.stem}.{k}{path.suffix}", k + 1
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.replace(path, dest)
+    except OSError:
+        return None
+    return dest
+
+
 class EpisodeStore:
     """A folder of episodes. Safe to reopen after a crash: it rescans the folder.
 
@@ -93,14 +145,47 @@ class EpisodeStore:
         for stray in self.directory.glob(".*.tmp"):
             stray.unlink(missing_ok=True)  # left by a killed writer; never a complete episode
         self._lengths: dict[Path, int] = {}
+        self._skipped: set[Path] = set()  # damaged files that could not be moved aside: warn once
         self.refresh()
 
     def refresh(self) -> None:
-        """Rescan the folder (picks up episodes written by another process)."""
+        """Rescan the folder (picks up episodes written by another process); set aside unreadable files."""
         for p in sorted(self.directory.iterdir()):
             m = _NAME.match(p.name)
-            if m and p not in self._lengths:
-                self._lengths[p] = int(m.group(2))
+            if m and p not in self._lengths and p not in self._skipped:
+                reason = _damage(p)
+                if reason is None:
+                    self._lengths[p] = int(m.group(2))
+                else:
+                    self.set_aside(p, reason)
+
+    def set_aside(self, path: str | Path, reason: object) -> Path | None:
+        """Move a damaged episode file into ``corrupt/`` (never delete it), forget it, and log a warning.
+
+        Args:
+            path: the episode file.
+            reason: why it failed to load (an exception or a message), for the warning.
+
+        Returns:
+            Where the file went, or ``None`` if it could not be moved (then it is only forgotten).
+        """
+        path = Path(path)
+        self._lengths.pop(path, None)
+        if isinstance(reason, BaseException):
+            reason = describe(reason)
+        dest = move_aside(path, self.directory / CORRUPT_DIR)
+        if dest is None:
+            log.warning("episode file %s does not load (%s) and cannot be moved; skipping it", path, reason)
+            self._skipped.add(path)
+            return None
+        log.warning(
+            "episode file %s does not load (%s); moved it to %s and going on with the other %d episodes",
+            path,
+            reason,
+            dest,
+            len(self._lengths),
+        )
+        return dest
 
     @property
     def paths(self) -> list[Path]:

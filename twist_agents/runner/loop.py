@@ -13,11 +13,16 @@ Checkpoints are taken at episode ends only, so a checkpoint's step counter equal
 the episodes stored before it; episodes finished after the last checkpoint stay on disk and are
 counted and used on resume. A SIGKILL loses at most the unfinished episode.
 
+Damaged run files (a disk error, a truncated copy) are named in a warning and set aside, never deleted:
+a checkpoint that fails to load goes to ``checkpoints/corrupt/`` and the previous one is used (at least
+two are kept); an episode that fails to load goes to ``episodes/corrupt/`` and the counters are
+recomputed from the episodes that load.
+
 Run directory::
 
     run_dir/config.json            agent + loop config, env id and kwargs
     run_dir/episodes/*.npz         every finished episode (all keys the env returns)
-    run_dir/checkpoints/ckpt-<env_steps>/{agent.pt, loop.pt}   last ``keep_checkpoints`` kept
+    run_dir/checkpoints/ckpt-<env_steps>/{agent.pt, loop.pt}   last ``keep_checkpoints`` (>= 2) kept
     run_dir/metrics.csv            wide: step (env steps), then one column per metric (runner's MetricsLogger)
     run_dir/tb/                    TensorBoard events (same scalars)
 """
@@ -26,22 +31,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import time
+import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from twist_agents.data import EpisodeStore, SequenceSampler
+from twist_agents.data import EpisodeStore, SequenceSampler, move_aside
+from twist_agents.errors import RunFileError, describe
 from twist_agents.protocol import Agent
 from twist_agents.runner.metrics import MetricsLogger
+
+T = TypeVar("T")
 
 AGENT_VARIANTS: dict[str, dict[str, Any]] = {
     "oracle": {"encode": ("state",), "decode": ("state",), "env_kwargs": {}},
@@ -152,21 +162,106 @@ def evaluate(agent: Agent, env: gym.Env, episodes: int, seed: int, start_index: 
     return returns
 
 
+CORRUPT_DIR = "corrupt"
+"""Sub-folder of ``checkpoints/`` that receives checkpoints that fail to load (nothing is deleted)."""
+SUPERSEDED_DIR = "superseded"
+"""Sub-folder of ``checkpoints/`` for checkpoints newer than the run's step count after episodes were set aside."""
+MIN_KEEP_CHECKPOINTS = 2
+"""Checkpoints kept at least, whatever ``keep_checkpoints`` says: a torn newest one always has a fallback."""
+
+log = logging.getLogger(__name__)
+
+
 def _checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoint folders (``loop.pt`` is written last), oldest first."""
     ckpt_dir = run_dir / "checkpoints"
     if not ckpt_dir.exists():
         return []
     return sorted(p for p in ckpt_dir.iterdir() if p.name.startswith("ckpt-") and (p / "loop.pt").exists())
 
 
+def _checkpoint_damage(ckpt: Path) -> str | None:
+    """Why a checkpoint folder is unreadable judging by its files' zip directories (cheap), or ``None``.
+
+    ``torch.save`` writes zip archives; a truncated file has no central directory at its end.
+    """
+    for name in ("agent.pt", "loop.pt"):
+        try:
+            with zipfile.ZipFile(ckpt / name):
+                pass
+        except (zipfile.BadZipFile, OSError) as e:
+            return f"{name}: {type(e).__name__}: {e}"
+    return None
+
+
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint folder of a run, or ``None``."""
-    found = _checkpoints(Path(run_dir))
-    return found[-1] if found else None
+    """The newest complete checkpoint folder of a run whose files look intact, or ``None``.
+
+    A newer checkpoint whose ``agent.pt`` / ``loop.pt`` is torn (see :func:`_checkpoint_damage`) is
+    reported as a warning and skipped, so callers get the previous one.
+    """
+    for ckpt in reversed(_checkpoints(Path(run_dir))):
+        reason = _checkpoint_damage(ckpt)
+        if reason is None:
+            return ckpt
+        log.warning("checkpoint %s does not load (%s); trying the previous one", ckpt, reason)
+    return None
+
+
+def load_newest_checkpoint(
+    run_dir: str | Path, load: Callable[[Path], T], set_aside: bool = True
+) -> tuple[Path, T] | None:
+    """Call ``load(checkpoint_folder)`` on the newest checkpoint, falling back to older ones.
+
+    A checkpoint whose ``load`` raises is reported (a warning with its path and the reason) and, with
+    ``set_aside``, moved into ``checkpoints/corrupt/`` so that checkpoint rotation never deletes the good
+    older one in its favour. Nothing is deleted.
+
+    Args:
+        run_dir: the run directory.
+        load: reads one checkpoint folder (e.g. ``agent.load(folder / "agent.pt")``) and returns what it read.
+        set_aside: move checkpoints that fail into ``checkpoints/corrupt/`` (training resumes); ``False``
+            leaves the run untouched (evaluation).
+
+    Returns:
+        ``(folder, load(folder))`` of the newest checkpoint that loads, or ``None`` if the run has none.
+
+    Raises:
+        RunFileError: checkpoints exist but none of them loads (names each and why).
+    """
+    run_dir = Path(run_dir)
+    failures: list[str] = []
+    for ckpt in reversed(_checkpoints(run_dir)):
+        try:
+            return ckpt, load(ckpt)
+        except Exception as e:  # noqa: BLE001  (any damage: torn zip, bad pickle, missing keys)
+            reason = describe(e)
+        failures.append(f"{ckpt.name}: {reason}")
+        moved = move_aside(ckpt, ckpt.parent / CORRUPT_DIR) if set_aside else None
+        log.warning(
+            "checkpoint %s does not load (%s)%s; trying the previous one",
+            ckpt,
+            reason,
+            f"; moved it to {moved}" if moved is not None else "",
+        )
+    if not failures:
+        return None
+    what_to_do = (
+        f"they were moved to {run_dir / 'checkpoints' / CORRUPT_DIR}; run the same command again to retrain the "
+        "agent from the stored episodes, or use a new run directory"
+        if set_aside
+        else "train the run again with `twist train` (it keeps the stored episodes)"
+    )
+    raise RunFileError(f"no checkpoint of {run_dir} loads ({'; '.join(failures)}); {what_to_do}")
 
 
 def _save_checkpoint(run_dir: Path, agent: Agent, loop_state: dict[str, Any], keep: int) -> Path:
-    """Write ``agent.pt`` + ``loop.pt`` into a temp folder, then rename it into place (atomic)."""
+    """Write ``agent.pt`` + ``loop.pt`` into a temp folder, then rename it into place (atomic).
+
+    Keeps the newest ``max(keep, MIN_KEEP_CHECKPOINTS)`` checkpoints. Checkpoints *newer* than this one
+    (the run's step count went back because damaged episodes were set aside) are moved into
+    ``checkpoints/superseded/``: left in place, they would sort as the newest and be resumed instead of this one.
+    """
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     final = ckpt_dir / f"ckpt-{loop_state['counters']['env_steps']:010d}"
@@ -183,7 +278,9 @@ def _save_checkpoint(run_dir: Path, agent: Agent, loop_state: dict[str, Any], ke
     if final.exists():  # same step count twice (e.g. final checkpoint right after a periodic one)
         shutil.rmtree(final)
     os.replace(tmp, final)
-    for old in _checkpoints(run_dir)[:-keep]:
+    for stale in [p for p in _checkpoints(run_dir) if p.name > final.name]:
+        move_aside(stale, ckpt_dir / SUPERSEDED_DIR)
+    for old in _checkpoints(run_dir)[: -max(keep, MIN_KEEP_CHECKPOINTS)]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
@@ -243,19 +340,25 @@ def train(
     if len(store) and not resume:
         raise FileExistsError(f"train: {run_dir} already holds {len(store)} episodes; pass resume=True to continue")
 
-    ckpt = latest_checkpoint(run_dir) if resume else None
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     loop: dict[str, Any] = {"env_steps": 0, "updates": 0, "episodes": 0, "wall_s": 0.0, "eval_index": 0}
-    if ckpt is not None:
+
+    def restore(ckpt: Path) -> None:
         agent.load(ckpt / "agent.pt")
         saved = torch.load(ckpt / "loop.pt", weights_only=False)
-        loop.update(saved["counters"])
+        counters = {**loop, **saved["counters"]}
         rng.bit_generator.state = saved["numpy_rng"]
         torch.set_rng_state(saved["torch_rng"])
-    # Episodes stored after the checkpoint are real experience: count and keep them.
-    loop["env_steps"] = max(loop["env_steps"], store.num_steps)
-    loop["episodes"] = max(loop["episodes"], len(store))
+        loop.update(counters)  # last: a checkpoint that fails half-way leaves the counters alone
+
+    if resume:
+        load_newest_checkpoint(run_dir, restore)  # a torn one is reported, set aside, the previous one used
+    # Step counters follow the stored episodes that load: episodes finished after the checkpoint are real
+    # experience (counted and kept); an episode set aside as damaged no longer counts (a checkpoint's step
+    # count equals the steps stored before it, so with intact files this changes nothing).
+    loop["env_steps"] = store.num_steps
+    loop["episodes"] = len(store)
     info = {"loop": dataclasses.asdict(config), **(dict(run_info) if run_info else {})}
     (run_dir / "config.json").write_text(json.dumps(info, indent=2, default=str))
 
@@ -426,7 +529,10 @@ def train_dreamer(
     cfg = dreamer_config(preset, encode=variant["encode"], decode=variant["decode"], device=device)
     config_file = Path(run_dir) / "config.json"
     if resume and config_file.exists():
-        cfg = dataclasses.replace(config_from_dict(json.loads(config_file.read_text())["agent"]), device=device)
+        try:
+            cfg = dataclasses.replace(config_from_dict(json.loads(config_file.read_text())["agent"]), device=device)
+        except (ValueError, KeyError, TypeError) as e:  # torn JSON: the preset gives the same agent config
+            log.warning("%s does not load (%s); using the %r preset's agent config", config_file, describe(e), preset)
 
     env = make_env(env_id, seed, **kwargs)
     eval_env = make_env(env_id, seed, **(dict(eval_env_kwargs) if eval_env_kwargs is not None else kwargs))

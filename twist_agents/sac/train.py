@@ -2,12 +2,18 @@
 
 Run directory (the runner's layout): ``metrics.csv`` + ``tb/`` (training-episode returns
 ``train/return`` and SB3's losses), ``checkpoints/latest.zip`` (networks, optimisers, step counter)
-and ``checkpoints/replay.pkl`` (SB3's replay buffer, so a killed run resumes with its memory),
-``checkpoints/final.zip`` when the budget is spent.
+and ``checkpoints/previous.zip`` (the checkpoint before it), ``checkpoints/replay.pkl`` (SB3's replay
+buffer, so a killed run resumes with its memory), ``checkpoints/final.zip`` when the budget is spent.
+
+A resume that finds ``latest.zip`` damaged reports it, moves it to ``checkpoints/corrupt/`` and uses
+``previous.zip``; a damaged replay buffer is moved aside the same way and the run goes on with an empty
+one. Nothing is deleted.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +21,8 @@ import gymnasium as gym
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
+from twist_agents.data import move_aside
+from twist_agents.errors import RunFileError, describe
 from twist_agents.runner.metrics import MetricsLogger
 from twist_agents.sac.agent import AsymmetricSACAgent, AsymmetricSACConfig, sac_preset
 
@@ -24,6 +32,12 @@ REPLAY = "checkpoints/replay.pkl"
 """Replay buffer checkpoint (relative to the run dir)."""
 FINAL = "checkpoints/final.zip"
 """Checkpoint of the finished run (relative to the run dir)."""
+PREVIOUS = "checkpoints/previous.zip"
+"""The resume checkpoint before ``LATEST``: the fallback when ``LATEST`` is damaged (relative to the run dir)."""
+CORRUPT = "checkpoints/corrupt"
+"""Where run files that fail to load are moved (relative to the run dir)."""
+
+log = logging.getLogger(__name__)
 
 
 class _RunCallback(BaseCallback):
@@ -75,9 +89,60 @@ class _RunCallback(BaseCallback):
 
 
 def save_checkpoint(agent: AsymmetricSACAgent, run_dir: Path) -> None:
-    """Write the resume checkpoint (model zip then replay buffer, each atomically)."""
+    """Write the resume checkpoint (model zip, then replay buffer, each atomically); the last one is kept.
+
+    The checkpoint it replaces becomes ``previous.zip``: the fallback if the new one turns out damaged.
+    """
+    if (run_dir / LATEST).exists():
+        os.replace(run_dir / LATEST, run_dir / PREVIOUS)
     agent.save(run_dir / LATEST)
     agent.save_replay_buffer(run_dir / REPLAY)
+
+
+def resume_agent(run_dir: Path, config: AsymmetricSACConfig, env: gym.Env) -> AsymmetricSACAgent | None:
+    """The agent of the newest resume checkpoint that loads, with its replay buffer; ``None`` if there is none.
+
+    ``latest.zip`` is tried first, then ``previous.zip``. A file that fails to load is named in a warning
+    and moved to ``checkpoints/corrupt/``; a damaged replay buffer leaves the agent with an empty one.
+
+    Raises:
+        RunFileError: checkpoints exist but none of them loads.
+    """
+    failures = []
+    for rel in (LATEST, PREVIOUS):
+        path = run_dir / rel
+        if not path.exists():
+            continue
+        try:
+            agent = AsymmetricSACAgent.from_file(path, config, env=env)
+        except Exception as e:  # noqa: BLE001  (any damage: torn zip, bad pickle, missing entries)
+            failures.append(f"{path.name}: {describe(e)}")
+            log.warning(
+                "checkpoint %s does not load (%s); moved it to %s",
+                path,
+                describe(e),
+                move_aside(path, run_dir / CORRUPT),
+            )
+            continue
+        replay = run_dir / REPLAY
+        if replay.exists():
+            try:
+                agent.model.load_replay_buffer(replay)
+            except Exception as e:  # noqa: BLE001
+                moved = move_aside(replay, run_dir / CORRUPT)
+                log.warning(
+                    "replay buffer %s does not load (%s); moved it to %s, going on with an empty one",
+                    replay,
+                    describe(e),
+                    moved,
+                )
+        return agent
+    if failures:
+        raise RunFileError(
+            f"no checkpoint of {run_dir} loads ({'; '.join(failures)}); they were moved to {run_dir / CORRUPT}: "
+            "run the same command again to start the agent afresh, or use a new run directory"
+        )
+    return None
 
 
 def train_asym_sac(
@@ -101,7 +166,8 @@ def train_asym_sac(
         preset: ``debug`` / ``cpu`` / ``paper`` (see :data:`twist_agents.sac.SAC_PRESETS`).
         seed: Seed of env and agent.
         steps: Total env-step budget (a resumed run trains only the remainder).
-        resume: Continue from ``checkpoints/latest.zip`` and the replay buffer when they exist.
+        resume: Continue from ``checkpoints/latest.zip`` (``previous.zip`` if it is damaged) and the replay
+            buffer when they exist (:func:`resume_agent`).
         max_episode_steps: Shorter episodes (tests); ``None`` keeps the env's default.
         config: Overrides the preset.
         checkpoint_every: Env steps between resume checkpoints (0 disables; the end always saves).
@@ -122,11 +188,8 @@ def train_asym_sac(
     env = gym.make(env_id, **kwargs)
     env.reset(seed=seed)
     env.action_space.seed(seed)
-    if resume and (run_dir / LATEST).exists():
-        agent = AsymmetricSACAgent.from_file(run_dir / LATEST, cfg, env=env)
-        if (run_dir / REPLAY).exists():
-            agent.model.load_replay_buffer(run_dir / REPLAY)
-    else:
+    agent = resume_agent(run_dir, cfg, env) if resume else None
+    if agent is None:
         agent = AsymmetricSACAgent(env, cfg, seed=seed)
     remaining = steps - agent.model.num_timesteps
     if remaining > 0:
@@ -146,7 +209,24 @@ def train_asym_sac(
 
 
 def load_asym_sac(run_dir: str | Path, preset: str = "cpu") -> AsymmetricSACAgent:
-    """Load the trained agent of a run for deployment (needs only ``"pixels"``)."""
+    """Load the trained agent of a run for deployment (needs only ``"pixels"``).
+
+    Tries ``final.zip``, ``latest.zip``, ``previous.zip`` in turn; a damaged one is reported and skipped.
+
+    Raises:
+        RunFileError: checkpoints exist but none loads.
+        FileNotFoundError: the run has no checkpoint.
+    """
     run_dir = Path(run_dir)
-    path = run_dir / FINAL if (run_dir / FINAL).exists() else run_dir / LATEST
-    return AsymmetricSACAgent.from_file(path, sac_preset(preset))
+    failures = []
+    for path in (run_dir / FINAL, run_dir / LATEST, run_dir / PREVIOUS):
+        if not path.exists():
+            continue
+        try:
+            return AsymmetricSACAgent.from_file(path, sac_preset(preset))
+        except Exception as e:  # noqa: BLE001  (a damaged file: report it and try the older one)
+            failures.append(f"{path.name}: {describe(e)}")
+            log.warning("checkpoint %s does not load (%s); trying the previous one", path, describe(e))
+    if failures:
+        raise RunFileError(f"no checkpoint of {run_dir} loads ({'; '.join(failures)}); train the run again")
+    raise FileNotFoundError(f"{run_dir} has no SAC checkpoint ({FINAL}, {LATEST}); train it with `twist train`")
