@@ -127,9 +127,13 @@ def test_ray_backend_writes_the_same_result_files(local_grid, ray_address, tmp_p
     )
 
 
-def test_ray_backend_without_ray_names_the_extra(monkeypatch, tmp_path):
+def test_ray_backend_without_ray_names_the_extra(monkeypatch, tmp_path, capsys):
     from gymnasium.error import DependencyNotInstalled
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the optional extra were not installed
-    with pytest.raises(DependencyNotInstalled, match=r"twist\[ray\]"):
-        main(["compare", *GRID, "--out", str(tmp_path / "x"), "--backend", "ray"])
+    monkeypatch.delenv("TWIST_DEBUG", raising=False)
+    assert main(["compare", *GRID, "--out", str(tmp_path / "x"), "--backend", "ray"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "twist[ray]" in err[0]  # one line, no traceback
+    with pytest.raises(DependencyNotInstalled, match=r"twist\[ray\]"):  # --debug: the exception itself
+        main(["compare", *GRID, "--out", str(tmp_path / "x"), "--backend", "ray", "--debug"])

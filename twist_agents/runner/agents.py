@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twist_agents.errors import UserError
 from twist_agents.protocol import Agent
 
 
@@ -84,7 +85,7 @@ every agent's run to seconds (100-step episodes) so that tests and a debug ``com
 def resolve(request: TrainRequest) -> TrainRequest:
     """Fill ``steps`` / ``max_episode_steps`` left as ``None`` from :data:`PRESET_DEFAULTS`."""
     if request.preset not in PRESET_DEFAULTS:
-        raise ValueError(f"unknown preset {request.preset!r}; choose from {sorted(PRESET_DEFAULTS)}")
+        raise UserError(f"unknown preset {request.preset!r}; choose one of {', '.join(PRESET_DEFAULTS)}")
     d = PRESET_DEFAULTS[request.preset]
     from dataclasses import replace
 
@@ -214,7 +215,7 @@ AGENTS: dict[str, AgentSpec] = {
 
 
 def get_agent(name: str) -> AgentSpec:
-    """The :class:`AgentSpec` of ``name``; ``ValueError`` lists the known names."""
+    """The :class:`AgentSpec` of ``name``; :class:`~twist_agents.errors.UserError` lists the known names."""
     if name not in AGENTS:
-        raise ValueError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
+        raise UserError(f"unknown agent {name!r}; choose one of {', '.join(AGENTS)}")
     return AGENTS[name]

@@ -7,18 +7,27 @@ Examples::
     twist compare --agents twist,oracle --envs TWIST/CupCatch-Distracting-v0 --seeds 3 --preset cpu
     twist compare ... --backend ray --address 10.0.0.1:6379
     twist demo
+
+A mistake on the command line (an unknown id, a bad path or number, an empty list, a missing run, an
+unreachable cluster) ends with one line on stderr, ``twist: error: <what is wrong>; <what to do>``, and exit
+code 2 (1 for a run directory that cannot be used); ``--debug`` or ``TWIST_DEBUG=1`` shows the traceback.
+Warnings (e.g. a damaged run file set aside on resume) are printed as ``twist: WARNING: ...`` lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from twist_agents.errors import UserError
 from twist_agents.runner.agents import AGENTS, PRESET_DEFAULTS, TrainRequest
+from twist_agents.runner.validate import DEFAULT_CONNECT_TIMEOUT
 
 _AGENT_HELP = "\n".join(f"  {s.name:<13} {s.description}" for s in AGENTS.values())
 _PRESET_HELP = ", ".join(
@@ -27,8 +36,60 @@ _PRESET_HELP = ", ".join(
 )
 
 
+DEBUG_ENV = "TWIST_DEBUG"
+"""Environment variable: ``1`` shows tracebacks of user errors (as ``--debug``)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print ``prog: error: message`` and a pointer to ``--help``; exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _int(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    """Argparse type: an integer >= 1 (budgets and counts)."""
+    return _int(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    """Argparse type: an integer >= 0 (seeds, optional counts where 0 means none)."""
+    return _int(text, 0)
+
+
+def _positive_float(text: str) -> float:
+    """Argparse type: a number > 0 (timeouts)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _add_debug(p: argparse.ArgumentParser, default: object) -> None:
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help=f"show the Python traceback of an error (also: {DEBUG_ENV}=1)",
+    )
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -40,13 +101,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--steps",
-        type=int,
+        type=_positive_int,
         default=None,
         help="env-step budget per run (twist: the teacher's steps); default: the preset's",
     )
     p.add_argument(
         "--max-episode-steps",
-        type=int,
+        type=_positive_int,
         default=None,
         help="cap episodes at this many env steps (training and evaluation); default: the preset's "
         "(debug: 100) or the env's own (500 for Distracting Control)",
@@ -55,12 +116,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``twist`` (subcommands train / eval / compare / demo)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="twist",
         description="TWIST (teacher-student world model distillation), its baselines, the comparison runner.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="agents:\n" + _AGENT_HELP,
     )
+    _add_debug(parser, False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,compare,demo}")
 
     # ---------------------------------------------------------------- train
@@ -87,11 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--env", required=True, metavar="ENV_ID", help="Gymnasium env id, e.g. TWIST/CupCatch-Distracting-v0"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of env and agent (default: 0)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of env and agent (default: 0)")
     _add_run_options(p)
     p.add_argument(
         "--distill-updates",
-        type=int,
+        type=_positive_int,
         default=None,
         help="twist only: student distillation updates (default: the preset's)",
     )
@@ -99,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if a checkpoint exists")
     p.add_argument(
         "--eval-episodes",
-        type=int,
+        type=_non_negative_int,
         default=0,
         help="evaluate this many episodes on the test split after training (default: 0 = skip)",
     )
@@ -120,13 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="env randomization during evaluation: test = held-out appearances (default), "
         "train = training distribution, none = canonical scene",
     )
-    p.add_argument("--episodes", type=int, default=None, help="episodes (default: the run's preset's)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the first episode (default: derived from the run)")
-    p.add_argument("--video-episodes", type=int, default=1, help="episodes to film (default: 1; 0 = none)")
+    p.add_argument("--episodes", type=_positive_int, default=None, help="episodes (default: the run's preset's)")
+    p.add_argument(
+        "--seed", type=_non_negative_int, default=None, help="seed of the first episode (default: derived from the run)"
+    )
+    p.add_argument(
+        "--video-episodes", type=_non_negative_int, default=1, help="episodes to film (default: 1; 0 = none)"
+    )
     p.add_argument("--video-format", choices=("mp4", "gif"), default="mp4", help="video format (default: mp4)")
     p.add_argument(
         "--max-episode-steps",
-        type=int,
+        type=_positive_int,
         default=None,
         help="episode cap (default: the cap the run trained with)",
     )
@@ -156,10 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated agent names (default: all: " + ",".join(AGENTS) + ")",
     )
     p.add_argument("--envs", type=_csv, required=True, help="comma-separated env ids")
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds 0..N-1 per (agent, env) (default: 3)")
+    p.add_argument(
+        "--seeds", type=_positive_int, default=3, help="number of seeds 0..N-1 per (agent, env) (default: 3)"
+    )
     _add_run_options(p)
     p.add_argument(
-        "--eval-episodes", type=int, default=None, help="evaluation episodes per run (default: the preset's)"
+        "--eval-episodes", type=_positive_int, default=None, help="evaluation episodes per run (default: the preset's)"
     )
     p.add_argument("--out", type=Path, default=Path("runs/compare"), help="output directory (default: runs/compare)")
     p.add_argument(
@@ -175,8 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
         "needs its token in ~/.ray/auth_token or RAY_AUTH_TOKEN); default: start a local Ray instance",
     )
     p.add_argument(
+        "--connect-timeout",
+        type=_positive_float,
+        default=DEFAULT_CONNECT_TIMEOUT,
+        help="seconds to wait for the Ray head at --address to accept a connection before giving up "
+        f"(default: {DEFAULT_CONNECT_TIMEOUT:g})",
+    )
+    p.add_argument(
         "--workers",
-        type=int,
+        type=_positive_int,
         default=2,
         help="local worker processes, at most 2 (default: 2); CPUs of a locally started Ray",
     )
@@ -186,7 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the paper's Table I numbers beside ours (also added to table.md / table.csv)",
     )
     p.add_argument(
-        "--bootstrap-reps", type=int, default=2000, help="bootstrap replications for the CIs (default: 2000)"
+        "--bootstrap-reps",
+        type=_positive_int,
+        default=2000,
+        help="bootstrap replications for the CIs (default: 2000)",
     )
     p.set_defaults(func=cmd_compare)
 
@@ -208,11 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="env id (default: TWIST/CartpoleBalance-Distracting-v0)",
     )
     p.add_argument("--preset", choices=sorted(PRESET_DEFAULTS), default=None, help="size preset (default: cpu)")
-    p.add_argument("--teacher-steps", type=int, default=None, help="env steps of the teacher")
-    p.add_argument("--distill-updates", type=int, default=None, help="student distillation updates")
-    p.add_argument("--eval-episodes", type=int, default=None, help="evaluation episodes")
-    p.add_argument("--seed", type=int, default=None, help="seed")
+    p.add_argument("--teacher-steps", type=_positive_int, default=None, help="env steps of the teacher")
+    p.add_argument("--distill-updates", type=_positive_int, default=None, help="student distillation updates")
+    p.add_argument("--eval-episodes", type=_positive_int, default=None, help="evaluation episodes")
+    p.add_argument("--seed", type=_non_negative_int, default=None, help="seed")
     p.set_defaults(func=cmd_demo)
+    for subparser in sub.choices.values():  # also after the subcommand: `twist train ... --debug`
+        _add_debug(subparser, argparse.SUPPRESS)
     return parser
 
 
@@ -290,6 +370,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         workers=args.workers,
         paper_table=args.paper_table,
         bootstrap_reps=args.bootstrap_reps,
+        connect_timeout=args.connect_timeout,
     )
     print(files["table_md"].read_text())
     if args.paper_table:
@@ -314,21 +395,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """``twist demo``: delegates to :func:`twist_agents.twist.pipeline.demo`."""
     import inspect
 
+    from twist_agents.runner.validate import check_env_for_agent, check_run_dir
+
     try:
         from twist_agents.twist.pipeline import demo
     except ImportError as e:
-        print(f"twist demo is not available: {e}", file=sys.stderr)
-        return 2
-    given = {k: v for k, v in vars(args).items() if k not in ("command", "func") and v is not None}
+        raise UserError(f"twist demo is not available ({e}); reinstall the project with the README's setup") from None
+    if args.run_dir is not None:
+        check_run_dir(args.run_dir)
+    if args.env_id is not None:
+        check_env_for_agent(args.env_id, "twist")
+    given = {k: v for k, v in vars(args).items() if k not in ("command", "func", "debug") and v is not None}
     accepted = inspect.signature(demo).parameters
     demo(**{k: v for k, v in given.items() if k in accepted})
     return 0
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``twist`` console script."""
+    """Entry point of the ``twist`` console script.
+
+    Returns the exit code: 0, 1 (a failed compare cell, an unusable run directory), 2 (a usage error),
+    130 (interrupted). A :class:`~twist_agents.errors.UserError` is printed as one line without a
+    traceback unless ``--debug`` or ``TWIST_DEBUG=1``.
+    """
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    from gymnasium.error import DependencyNotInstalled  # after parsing: `--help` stays fast
+
+    debug = bool(getattr(args, "debug", False)) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    if not logging.getLogger().handlers:  # our warnings (damaged run files set aside) as one line each
+        logging.basicConfig(level=logging.WARNING, format="twist: %(levelname)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, DependencyNotInstalled) as e:
+        if debug:
+            raise
+        print(f"twist: error: {_one_line(str(e))}", file=sys.stderr)
+        return e.exit_code if isinstance(e, UserError) else 1
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("twist: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

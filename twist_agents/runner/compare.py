@@ -12,7 +12,13 @@ Backends:
   without an address a local Ray instance is started). Workers write the run directories; their small
   result files (``run.json``, ``metrics.csv``, ``returns.csv``, ``DONE``) also travel back with the
   task's return value, so the driver's result files are the same with or without a shared disk.
-  Install with ``pip install "twist[ray]"``.
+  Install with ``pip install "twist[ray]"``. Before Ray is asked to connect, a plain TCP connect to the
+  address must succeed within ``connect_timeout`` seconds
+  (:func:`~twist_agents.runner.validate.check_ray_address`): Ray itself retries
+  an unreachable address for minutes.
+
+Everything is checked before the first run starts (agents, env ids, budgets, the output folder, the address);
+a mistake raises :class:`~twist_agents.errors.UserError`.
 """
 
 from __future__ import annotations
@@ -26,9 +32,17 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from twist_agents.errors import UserError, describe
 from twist_agents.runner.agents import TrainRequest, get_agent
 from twist_agents.runner.results import write_results
 from twist_agents.runner.runs import DONE_MARKER, result_files, run_cell
+from twist_agents.runner.validate import (
+    DEFAULT_CONNECT_TIMEOUT,
+    check_env_for_agent,
+    check_positive,
+    check_ray_address,
+    check_run_dir,
+)
 
 BACKENDS = ("local", "ray")
 """Names accepted by ``--backend``."""
@@ -87,6 +101,27 @@ def make_grid(
     ]
 
 
+def check_grid(agents: Sequence[str], envs: Sequence[str], seeds: Sequence[int], out_dir: str | Path) -> None:
+    """Every agent and env id of a grid exists and fits, there is at least one seed, ``out_dir`` can be written.
+
+    Raises:
+        UserError: what is wrong, and what to pass instead.
+    """
+    if not agents:
+        raise UserError("--agents is empty: pass comma-separated agent names, e.g. --agents twist,oracle")
+    if not envs:
+        raise UserError("--envs is empty: pass comma-separated env ids, e.g. --envs TWIST/CupCatch-Distracting-v0")
+    if not seeds:
+        raise UserError("--seeds must be >= 1 (the number of seeds per agent and env)")
+    if any(s < 0 for s in seeds):
+        raise UserError(f"seeds must be >= 0, got {list(seeds)}")
+    for a in agents:
+        get_agent(a)
+    for e in dict.fromkeys(envs):  # each env once: the check may build it
+        check_env_for_agent(e, agents[0])
+    check_run_dir(out_dir, "--out")
+
+
 def _run_cell(cell: GridCell) -> dict[str, Any]:
     """Worker body: one cell; a failure is reported in the summary instead of aborting the grid."""
     import traceback
@@ -125,12 +160,24 @@ def _import_ray() -> Any:
     return ray
 
 
-def _run_ray(cells: Sequence[GridCell], address: str | None, workers: int) -> list[dict[str, Any]]:
+def _run_ray(
+    cells: Sequence[GridCell],
+    address: str | None,
+    workers: int,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> list[dict[str, Any]]:
+    if address:
+        check_ray_address(address, connect_timeout)  # before Ray's own minutes-long retry loop
     ray = _import_ray()
     started_here = False
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, log_to_driver=False)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except ConnectionError as e:  # e.g. "auto" with no cluster running
+                raise UserError(
+                    f"cannot connect to the Ray cluster at {address} ({describe(e)}): start one with `ray start --head`"
+                ) from None
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         started_here = True
@@ -154,18 +201,20 @@ def run_grid(
     backend: str = "local",
     address: str | None = None,
     workers: int = MAX_LOCAL_WORKERS,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> list[dict[str, Any]]:
     """Run every unfinished cell on ``backend``; returns one summary dict per cell run.
 
-    Cells whose run directory holds ``DONE`` are not submitted at all.
+    Cells whose run directory holds ``DONE`` are not submitted at all. ``connect_timeout`` bounds the
+    pre-flight connect to a Ray ``address`` (:func:`~twist_agents.runner.validate.check_ray_address`).
     """
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
+        raise UserError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     todo = [c for c in cells if not (Path(c.request.run_dir) / DONE_MARKER).exists()]
     skipped = [{"run_dir": str(c.request.run_dir), "status": "skipped"} for c in cells if c not in todo]
     if not todo:
         return skipped
-    done = _run_ray(todo, address, workers) if backend == "ray" else _run_local(todo, workers)
+    done = _run_ray(todo, address, workers, connect_timeout) if backend == "ray" else _run_local(todo, workers)
     for summary in done:  # result files from remote workers (no-op on a shared disk)
         run_dir = Path(summary["run_dir"])
         for rel, data in summary.pop("files", {}).items():
@@ -190,6 +239,7 @@ def compare(
     workers: int = MAX_LOCAL_WORKERS,
     paper_table: bool = False,
     bootstrap_reps: int = 2000,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> tuple[dict[str, Path], list[dict[str, Any]]]:
     """Run the grid and write the results.
 
@@ -211,9 +261,28 @@ def compare(
         workers: Local processes (at most 2) / Ray CPUs when Ray is started here.
         paper_table: Also print the paper's Table I beside ours.
         bootstrap_reps: Bootstrap replications of the IQM CIs.
+        connect_timeout: Seconds the pre-flight TCP connect to a Ray ``address`` may take.
+
+    Raises:
+        UserError: an empty or unknown agent/env list, a non-positive count, an unusable output folder,
+            ``address`` without the ``ray`` backend, or no Ray cluster answering at ``address``.
     """
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    check_grid(agents, envs, seed_list, out_dir)
+    for name, value in (
+        ("steps", steps),
+        ("max_episode_steps", max_episode_steps),
+        ("eval_episodes", eval_episodes),
+        ("workers", workers),
+        ("bootstrap_reps", bootstrap_reps),
+        ("connect_timeout", connect_timeout),
+    ):
+        check_positive(name, value)
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if address and backend != "ray":
+        raise UserError(f"--address {address} needs --backend ray (the {backend} backend runs on this machine)")
     cells = make_grid(agents, envs, seed_list, out_dir, preset, steps, max_episode_steps, eval_episodes)
-    summaries = run_grid(cells, backend=backend, address=address, workers=workers)
+    summaries = run_grid(cells, backend=backend, address=address, workers=workers, connect_timeout=connect_timeout)
     files = write_results(Path(out_dir) / "runs", Path(out_dir) / "results", paper=paper_table, reps=bootstrap_reps)
     return files, summaries

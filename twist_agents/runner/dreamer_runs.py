@@ -11,6 +11,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+from twist_agents.errors import UserError
 from twist_agents.protocol import Agent
 from twist_agents.runner.agents import TrainRequest
 
@@ -59,14 +60,23 @@ def train_dreamer_variant(req: TrainRequest, **variant: Any) -> None:
 
 
 def load_dreamer_run(run_dir: Path) -> Agent:
-    """The Dreamer agent of a run's newest checkpoint."""
-    from twist_agents.dreamer import DreamerAgent
-    from twist_agents.runner.loop import latest_checkpoint
+    """The Dreamer agent of a run's newest checkpoint that loads (a torn newer one is reported and skipped).
 
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is None:
-        raise FileNotFoundError(f"{run_dir} has no Dreamer checkpoint (checkpoints/ckpt-*/agent.pt)")
-    return DreamerAgent.from_checkpoint(ckpt / "agent.pt", device="cpu")
+    Raises:
+        UserError: the run has no checkpoint yet.
+        RunFileError: none of its checkpoints loads.
+    """
+    from twist_agents.dreamer import DreamerAgent
+    from twist_agents.runner.loop import load_newest_checkpoint
+
+    found = load_newest_checkpoint(
+        run_dir, lambda ckpt: DreamerAgent.from_checkpoint(ckpt / "agent.pt", device="cpu"), set_aside=False
+    )
+    if found is None:
+        raise UserError(
+            f"{run_dir} has no Dreamer checkpoint (checkpoints/ckpt-*/agent.pt): train it first with `twist train`"
+        )
+    return found[1]
 
 
 def train_twist_run(req: TrainRequest) -> None:

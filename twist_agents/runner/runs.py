@@ -19,13 +19,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+from twist_agents.errors import RunFileError, UserError
 from twist_agents.runner.agents import PRESET_DEFAULTS, TrainRequest, get_agent, resolve
 from twist_agents.runner.evaluate import EvalResult, evaluate, make_eval_env
+from twist_agents.runner.validate import check_positive, check_request
 
 RUN_CONFIG = "run.json"
 """The runner-level config of a run (agent-specific configs live beside it)."""
 DONE_MARKER = "DONE"
 """Written after training and evaluation of a ``compare`` cell finished."""
+EVAL_SPLITS = ("test", "train", "none")
+"""Env ``randomization`` values an evaluation may use."""
 EVAL_SEED_OFFSET = 1_000_000
 """Eval episode ``i`` of seed ``s`` resets with ``EVAL_SEED_OFFSET + 1000 * s + i`` (not a training seed)."""
 
@@ -37,15 +41,25 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:
-    """The ``run.json`` of a run directory."""
+    """The ``run.json`` of a run directory.
+
+    Raises:
+        UserError: ``run_dir`` is missing or is not a run directory.
+        RunFileError: its ``run.json`` does not load.
+    """
     path = Path(run_dir) / RUN_CONFIG
-    if not path.exists():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no {RUN_CONFIG}); train it with `twist train`")
-    return json.loads(path.read_text())
+    if not path.is_file():
+        what = "does not exist" if not Path(run_dir).exists() else f"is not a run directory (no {RUN_CONFIG})"
+        raise UserError(f"{run_dir} {what}: pass a folder written by `twist train`")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise RunFileError(f"{path} does not load ({type(e).__name__}: {e}); train the run again") from None
 
 
 def train_run(request: TrainRequest) -> TrainRequest:
     """Train ``request.agent`` (resuming if possible) and write ``run.json``; returns the resolved request."""
+    check_request(request)  # before anything is created or trained
     req = resolve(request)
     spec = get_agent(req.agent)
     req.run_dir.mkdir(parents=True, exist_ok=True)
@@ -79,13 +93,27 @@ def eval_run(
         progress: Show a progress bar.
     """
     run_dir = Path(run_dir)
+    if split not in EVAL_SPLITS:
+        raise UserError(f"split must be one of {', '.join(EVAL_SPLITS)}, got {split!r}")
+    check_positive("episodes", episodes)
+    check_positive("max_episode_steps", max_episode_steps)
+    check_positive("video_episodes", video_episodes, allow_zero=True)
     cfg = read_run_config(run_dir)
-    spec = get_agent(cfg["agent"])
-    episodes = episodes if episodes is not None else PRESET_DEFAULTS[cfg["preset"]]["eval_episodes"]
-    seed = seed if seed is not None else EVAL_SEED_OFFSET + 1000 * int(cfg["seed"])
+    try:
+        spec = get_agent(cfg["agent"])
+        episodes = episodes if episodes is not None else PRESET_DEFAULTS[cfg["preset"]]["eval_episodes"]
+        seed = seed if seed is not None else EVAL_SEED_OFFSET + 1000 * int(cfg["seed"])
+        env_id = cfg["env_id"]
+    except (KeyError, ValueError, TypeError) as e:
+        raise RunFileError(
+            f"{run_dir / RUN_CONFIG} is incomplete ({type(e).__name__}: {e}); train the run again"
+        ) from None
     cap = max_episode_steps if max_episode_steps is not None else cfg.get("max_episode_steps")
-    agent = spec.load(run_dir, cfg["preset"])
-    env = make_eval_env(cfg["env_id"], spec.input_keys, split=split, max_episode_steps=cap)
+    try:
+        agent = spec.load(run_dir, cfg["preset"])
+    except FileNotFoundError as e:  # trained too briefly to leave a checkpoint, or a stage is missing
+        raise UserError(f"{run_dir} has nothing to evaluate yet ({e}); finish it with `twist train`") from None
+    env = make_eval_env(env_id, spec.input_keys, split=split, max_episode_steps=cap)
     try:
         return evaluate(
             agent,
@@ -97,7 +125,7 @@ def eval_run(
             video_episodes=video_episodes,
             video_format=video_format,
             progress=progress,
-            labels={"agent": cfg["agent"], "env_id": cfg["env_id"], "seed": cfg["seed"], "split": split},
+            labels={"agent": cfg["agent"], "env_id": env_id, "seed": cfg["seed"], "split": split},
         )
     finally:
         env.close()
