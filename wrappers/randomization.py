@@ -232,6 +232,41 @@ def scene_of(env: gym.Env | Any) -> MujocoScene:
 TermFn = Callable[..., None]
 
 
+def _names(term: str, arg: str, names: Sequence[str | int] | None) -> tuple[str | int, ...] | None:
+    """``names`` as a tuple; a bare string (``"ffoot"`` for ``["ffoot"]``) would be split into letters."""
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)):
+        raise ValueError(f"{term}: {arg} must be a list of names, got the string {names!r} (write [{names!r}])")
+    return tuple(names)
+
+
+def _range(term: str, arg: str, value: Any, low: float) -> tuple[float, float]:
+    """Check a ``(low, high)`` parameter of a term: two finite numbers, ordered, both >= ``low``."""
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{term}: {arg} must be (low, high), two numbers, got {value!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"{term}: {arg} must be finite, got {value!r}")
+    if a > b:
+        raise ValueError(f"{term}: {arg} must be (low, high) with low <= high, got {tuple(value)!r}")
+    if a < low:
+        raise ValueError(f"{term}: {arg} must be >= {low:g}, got {tuple(value)!r}")
+    return a, b
+
+
+def _at_least(term: str, arg: str, value: Any, low: float) -> float:
+    """Check a scalar parameter of a term: a finite number >= ``low``."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{term}: {arg} must be a number, got {value!r}") from None
+    if not math.isfinite(x) or x < low:
+        raise ValueError(f"{term}: {arg} must be a finite number >= {low:g}, got {value!r}")
+    return x
+
+
 @dataclass(frozen=True)
 class Term:
     """One randomisation: ``fn(scene, rng, split, **params)`` applied at ``when`` (train split).
@@ -292,9 +327,13 @@ def background(source: TextureSource | None = None, when: When = "step", n_textu
         source: texture source (default: procedural families); ignored where the env has a ``"skybox"`` bank,
             whose textures were drawn from the env's own source when it was built.
         when: when it applies in the train split.
-        n_textures: how many distinct textures per split the general path cycles through.
+        n_textures: how many distinct textures per split the general path cycles through (>= 1).
+
+    Raises:
+        ValueError: a parameter out of range (the message names it).
     """
-    return Term("background", _background, when, {"source": source, "n_textures": n_textures})
+    n = int(_at_least("background", "n_textures", n_textures, 1))
+    return Term("background", _background, when, {"source": source, "n_textures": n})
 
 
 def _floor(
@@ -329,13 +368,20 @@ def floor_texture(
         materials: names of the materials to re-texture.
         source: texture source for models without a bank (default: procedural families).
         when: when it applies in the train split.
-        n_textures: distinct textures per split on the general path.
+        n_textures: distinct textures per split on the general path (>= 1).
+
+    Raises:
+        ValueError: a parameter out of range (the message names it).
     """
     return Term(
         "floor_texture",
         _floor,
         when,
-        {"materials": tuple(materials), "source": source, "n_textures": n_textures},
+        {
+            "materials": _names("floor_texture", "materials", materials),
+            "source": source,
+            "n_textures": int(_at_least("floor_texture", "n_textures", n_textures, 1)),
+        },
     )
 
 
@@ -372,18 +418,26 @@ def material_colors(
         materials: material names, or ``None`` for all untextured materials, or ``()`` for none.
         geoms: geom names whose ``geom_rgba`` to randomise (geoms without a material).
         when: when it applies in the train split.
-        low: lower bound of each channel.
-        high: upper bound of each channel.
+        low: lower bound of each channel, in [0, 1].
+        high: upper bound of each channel, in [low, 1].
+
+    Raises:
+        ValueError: a parameter out of range (the message names it).
     """
+    lo, hi = _at_least("material_colors", "low", low, 0.0), _at_least("material_colors", "high", high, 0.0)
+    if lo > hi or hi > 1.0:
+        raise ValueError(
+            f"material_colors: low and high must satisfy 0 <= low <= high <= 1, got low={low}, high={high}"
+        )
     return Term(
         "material_colors",
         _colors,
         when,
         {
-            "materials": None if materials is None else tuple(materials),
-            "geoms": tuple(geoms or ()),
-            "low": low,
-            "high": high,
+            "materials": _names("material_colors", "materials", materials),
+            "geoms": _names("material_colors", "geoms", geoms or ()),
+            "low": lo,
+            "high": hi,
         },
     )
 
@@ -416,15 +470,22 @@ def light_brightness(
 
     Args:
         lights: light names, or ``None`` for every light.
-        scale: range of the multiplicative factor.
+        scale: range ``(low, high)`` of the multiplicative factor, ``0 <= low <= high``.
         headlight: also scale the headlight's diffuse and ambient terms.
         when: when it applies in the train split.
+
+    Raises:
+        ValueError: a parameter out of range (the message names it).
     """
     return Term(
         "light_brightness",
         _lights,
         when,
-        {"lights": None if lights is None else tuple(lights), "scale": tuple(scale), "headlight": headlight},
+        {
+            "lights": _names("light_brightness", "lights", lights),
+            "scale": _range("light_brightness", "scale", scale, 0.0),
+            "headlight": headlight,
+        },
     )
 
 
@@ -460,13 +521,19 @@ def camera_pose(
 
     Args:
         cameras: camera names or ids.
-        pos_std: standard deviation of the position offset in metres.
-        angle_std_deg: standard deviation of the rotation angle in degrees.
+        pos_std: standard deviation of the position offset in metres (>= 0).
+        angle_std_deg: standard deviation of the rotation angle in degrees (>= 0).
         when: when it applies in the train split (per episode by default: a camera moved between episodes).
+
+    Raises:
+        ValueError: a parameter out of range (the message names it).
     """
-    return Term(
-        "camera_pose", _camera, when, {"cameras": tuple(cameras), "pos_std": pos_std, "angle_std_deg": angle_std_deg}
-    )
+    params = {
+        "cameras": _names("camera_pose", "cameras", cameras),
+        "pos_std": _at_least("camera_pose", "pos_std", pos_std, 0.0),
+        "angle_std_deg": _at_least("camera_pose", "angle_std_deg", angle_std_deg, 0.0),
+    }
+    return Term("camera_pose", _camera, when, params)
 
 
 def _friction(
@@ -481,10 +548,14 @@ def friction(geoms: Sequence[str], scale: tuple[float, float] = (0.5, 1.5), when
 
     Args:
         geoms: geom names.
-        scale: range of the multiplicative factor.
+        scale: range ``(low, high)`` of the multiplicative factor, ``0 <= low <= high``.
         when: when it applies in the train split (per episode, as in the paper).
+
+    Raises:
+        ValueError: a parameter out of range (the message names it).
     """
-    return Term("friction", _friction, when, {"geoms": tuple(geoms), "scale": tuple(scale)}, appearance=False)
+    params = {"geoms": _names("friction", "geoms", geoms), "scale": _range("friction", "scale", scale, 0.0)}
+    return Term("friction", _friction, when, params, appearance=False)
 
 
 def _mass(
@@ -506,10 +577,17 @@ def body_mass(bodies: Sequence[str], scale: tuple[float, float] = (0.5, 1.5), wh
 
     Args:
         bodies: body names.
-        scale: range of the multiplicative factor.
+        scale: range ``(low, high)`` of the multiplicative factor, ``0 < low <= high``.
         when: when it applies in the train split.
+
+    Raises:
+        ValueError: a parameter out of range (the message names it).
     """
-    return Term("body_mass", _mass, when, {"bodies": tuple(bodies), "scale": tuple(scale)}, appearance=False)
+    lo, hi = _range("body_mass", "scale", scale, 0.0)
+    if lo <= 0:  # a massless body makes MuJoCo's inertia matrix singular
+        raise ValueError(f"body_mass: scale must be > 0 (a body needs mass), got {tuple(scale)!r}")
+    params = {"bodies": _names("body_mass", "bodies", bodies), "scale": (lo, hi)}
+    return Term("body_mass", _mass, when, params, appearance=False)
 
 
 def default_appearance_terms(source: TextureSource | None = None) -> tuple[Term, ...]:
@@ -524,6 +602,34 @@ def default_appearance_terms(source: TextureSource | None = None) -> tuple[Term,
         material_colors(),
         light_brightness(),
         camera_pose(),
+    )
+
+
+def appearance_terms_for(env: gym.Env | Any, source: TextureSource | None = None) -> tuple[Term, ...]:
+    """The appearance terms that suit ``env``: what :class:`DomainRandomization` uses when given no terms.
+
+    * Our environments (they carry a tuned ``randomizer``): the appearance terms of their own list (physics
+      terms such as the Franka block's friction and mass are left out).
+    * Any other MuJoCo model: :func:`default_appearance_terms` minus what the model cannot show: the
+      background only if it has a skybox texture (or a ``"skybox"`` bank), the camera jitter only if it
+      has a camera; the floor term skips itself when no floor material exists.
+
+    Args:
+        env: a MuJoCo-based environment (ours, Gymnasium's or dm_control's).
+        source: texture source for models without a texture bank (default: procedural families).
+
+    Raises:
+        TypeError: the environment is not MuJoCo-based.
+    """
+    own = getattr(getattr(env, "unwrapped", env), "randomizer", None)
+    if isinstance(own, Randomizer):
+        return tuple(t for t in own.terms if t.appearance)
+    scene = scene_of(env)
+    has_sky = scene.skybox_texture() is not None or "skybox" in scene.banks
+    return tuple(
+        t
+        for t in default_appearance_terms(source)
+        if (t.name != "background" or has_sky) and (t.name != "camera_pose" or scene.model.ncam > 0)
     )
 
 
@@ -551,6 +657,8 @@ class Randomizer:
     def __init__(self, terms: Sequence[Term], split: RandomizationMode) -> None:
         if split not in RANDOMIZATION_MODES:
             raise ValueError(f"randomization must be one of {RANDOMIZATION_MODES}, got {split!r}")
+        if isinstance(terms, Term):
+            raise TypeError(f"DomainRandomization: terms must be a list of Term objects; write [{terms.name}(...)]")
         for t in terms:
             if not isinstance(t, Term):
                 raise TypeError(f"DomainRandomization: terms must be Term objects, got {type(t).__name__}")
@@ -584,24 +692,36 @@ class DomainRandomization(gym.Wrapper):
     Randomness comes from a generator seeded by ``reset(seed=...)`` on a stream of its own, so the inner
     environment's random stream (and hence its dynamics) is untouched by appearance terms.
 
+    Without ``terms`` it randomises the appearance terms that suit the environment
+    (:func:`appearance_terms_for`): background, floor texture, material colours, light brightness and
+    camera pose, each where the model has something to apply it to.
+
     Example:
         >>> import gymnasium as gym
         >>> from wrappers.randomization import DomainRandomization, light_brightness
         >>> env = DomainRandomization(gym.make("HalfCheetah-v5"), [light_brightness()], split="test")
         >>> _ = env.reset(seed=1)
         >>> env.close()
+        >>> env = DomainRandomization(gym.make("HalfCheetah-v5"))  # the appearance terms that suit it
+        >>> [t.name for t in env.randomizer.terms]
+        ['background', 'floor_texture', 'material_colors', 'light_brightness', 'camera_pose']
+        >>> env.close()
 
     Args:
         env: a MuJoCo-based environment.
-        terms: the randomisation terms.
+        terms: the randomisation terms; ``None`` (default): :func:`appearance_terms_for` ``(env)``.
         split: ``"train"`` (per-term timing, training distributions), ``"test"`` (once per episode, held-out
             distributions) or ``"none"``.
+
+    Raises:
+        TypeError: ``env`` is not MuJoCo-based, or a term is not a :class:`Term`.
+        ValueError: an unknown ``split``.
     """
 
-    def __init__(self, env: gym.Env, terms: Sequence[Term], split: RandomizationMode = "train") -> None:
+    def __init__(self, env: gym.Env, terms: Sequence[Term] | None = None, split: RandomizationMode = "train") -> None:
         super().__init__(env)
-        self.randomizer = Randomizer(terms, split)
         self.scene = scene_of(env)
+        self.randomizer = Randomizer(appearance_terms_for(env) if terms is None else terms, split)
         attach = getattr(env.unwrapped, "attach_randomizer", None)
         self._attached = callable(attach)
         if self._attached:
