@@ -131,6 +131,8 @@ def test_folder_textures_feed_a_distracting_env(tmp_path):
 
     for i in range(4):
         iio.imwrite(tmp_path / f"img{i}.png", np.full((16, 16, 3), 60 * i, np.uint8))
+    import twist_envs  # noqa: F401  (registers the ids; the test must not rely on another test's import)
+
     env = gym.make("TWIST/CartpoleBalance-Distracting-v0", texture_source=str(tmp_path))
     obs, _ = env.reset(seed=0)
     assert obs["pixels"].shape == (64, 64, 3)
