@@ -9,5 +9,6 @@ Modules (imported on demand, so ``twist --help`` stays fast):
 - :mod:`~twist_agents.runner.results`  Table I, Oracle-normalised IQM with bootstrap CIs (rliable), plots
 - :mod:`~twist_agents.runner.loop`     the episode-store training loop (Dreamer variants, the TWIST teacher)
 - :mod:`~twist_agents.runner.metrics`  metrics CSV + TensorBoard
-- :mod:`~twist_agents.runner.cli`      the ``twist`` console script
+- :mod:`~twist_agents.runner.validate` checks of a request before any work (ids, paths, numbers, Ray address)
+- :mod:`~twist_agents.runner.cli`      the ``twist`` console script (a user error: one line, exit 2)
 """
