@@ -142,6 +142,37 @@ def test_symlog_twohot_and_lambda_returns():
     torch.testing.assert_close(lambda_returns(reward, value, disc, 0.0)[0], torch.tensor([1.0, 2.0, 8.0]))
 
 
+def test_critic_fits_the_discounted_return_of_a_constant_reward():
+    """On a fixed imagined batch with reward r and no terminations, v -> r / (1 - gamma) (within 10%).
+
+    The critic bootstraps its own lambda-returns (the preset's ``bootstrap``) over H = 15 steps, so
+    the value must propagate ~100 steps past the horizon through repeated fits: this is the mechanism
+    that failed when the teacher's critic valued the start state at a quarter of its real return
+    (the old ``cpu`` settings, slow-critic bootstrap and critic lr 3e-4, reach only ~44 of 100 here).
+    """
+    from twist_agents.dreamer.behavior import ActorCritic
+
+    torch.manual_seed(0)
+    cfg = dreamer_config("cpu").behavior
+    n, h, f, r = 64, cfg.horizon, 40, 1.0
+    ac = ActorCritic(f, 1, cfg)
+    feat = torch.randn(n, h + 1, f)  # a fixed imagined batch
+    reward = torch.full((n, h), r)
+    discount = torch.full((n, h), cfg.gamma)
+    weight = torch.cumprod(torch.cat([torch.ones(n, 1), discount[:, :-1]], 1), 1)
+    target_value = r / (1 - cfg.gamma)
+    for _ in range(1500):
+        with torch.no_grad():
+            slow = ac.slow_critic(feat).mean()
+            value = slow if cfg.bootstrap == "slow" else ac.critic(feat).mean()
+            returns = lambda_returns(reward, value, discount, cfg.lam)
+        ac.critic_update(feat[:, :-1], returns, slow[:, :-1], weight)
+    with torch.no_grad():
+        fitted = ac.critic(feat).mean()
+    assert fitted.mean().item() == pytest.approx(target_value, rel=0.1), (fitted.mean().item(), target_value)
+    assert (fitted - target_value).abs().max().item() < 0.2 * target_value
+
+
 @pytest.mark.parametrize("variant", ["oracle", "state-recon"])
 def test_update_changes_all_parts_and_checkpoint_roundtrip_acts_identically(tmp_path, variant):
     encode, decode = VARIANTS[variant]

@@ -157,7 +157,9 @@ class ActorCritic(nn.Module):
         """
         cfg = self.config
         rssm = world_model.rssm  # type: ignore[attr-defined]
-        with frozen(world_model):
+        # The critic's values carry the return's gradient to the actor (through the dynamics) but the
+        # actor loss must not train the critic: freezing it skips those weight gradients entirely.
+        with frozen(world_model), frozen(self.critic):
             policy = lambda s: self._imagine_action(rssm.get_feat(s))
             states, actions = rssm.imagine(start, policy, cfg.horizon)
             feat = rssm.get_feat(states)  # (N, H+1, F)
@@ -190,13 +192,38 @@ class ActorCritic(nn.Module):
             actor_norm = nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
             self.actor_opt.step()
 
-        # Critic: two-hot regression onto the lambda-returns, regularised towards the slow critic.
-        feat_c = feat[:, :-1].detach()
-        value_dist = self.critic(feat_c)
-        target = returns.detach()
-        critic_loss = -value_dist.log_prob(target) - cfg.slow_critic_reg * value_dist.log_prob(
-            slow_value[:, :-1].detach()
-        )
+        metrics = self.critic_update(feat[:, :-1].detach(), returns.detach(), slow_value[:, :-1].detach(), weight)
+        return {
+            "actor/loss": float(actor_loss.detach()),
+            "actor/entropy": float(entropy.mean().detach()),
+            "actor/grad_norm": float(actor_norm),
+            **metrics,
+            "imag/return": float(returns.mean().detach()),
+            "imag/value": float(value[:, 0].mean().detach()),
+            "imag/reward": float(reward.mean().detach()),
+            "imag/return_scale": float(self.return_scale),
+        }
+
+    def critic_update(
+        self, feat: torch.Tensor, target: torch.Tensor, slow_target: torch.Tensor, weight: torch.Tensor
+    ) -> dict[str, float]:
+        """One critic step: two-hot regression onto the returns, regularised towards the slow critic.
+
+        Then the slow critic moves ``slow_critic_fraction`` of the way towards the critic (EMA).
+
+        Args:
+            feat: ``(N, H, F)`` features of the imagined states ``s_0..s_{H-1}`` (no gradient).
+            target: ``(N, H)`` lambda-returns ``R_0..R_{H-1}``.
+            slow_target: ``(N, H)`` the slow critic's values of the same states.
+            weight: ``(N, H)`` per-step loss weights (probability the episode still runs).
+
+        Returns:
+            ``critic/loss`` and ``critic/grad_norm``.
+        """
+        cfg = self.config
+        value_dist = self.critic(feat)
+        logp = torch.log_softmax(value_dist.logits, -1)  # computed once for both targets
+        critic_loss = -value_dist.log_prob(target, logp) - cfg.slow_critic_reg * value_dist.log_prob(slow_target, logp)
         critic_loss = (weight * critic_loss).mean()
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
@@ -205,16 +232,7 @@ class ActorCritic(nn.Module):
         with torch.no_grad():
             for slow, fast in zip(self.slow_critic.parameters(), self.critic.parameters(), strict=True):
                 slow.lerp_(fast, cfg.slow_critic_fraction)
-        return {
-            "actor/loss": float(actor_loss.detach()),
-            "actor/entropy": float(entropy.mean().detach()),
-            "actor/grad_norm": float(actor_norm),
-            "critic/loss": float(critic_loss.detach()),
-            "critic/grad_norm": float(critic_norm),
-            "imag/return": float(returns.mean().detach()),
-            "imag/reward": float(reward.mean().detach()),
-            "imag/return_scale": float(self.return_scale),
-        }
+        return {"critic/loss": float(critic_loss.detach()), "critic/grad_norm": float(critic_norm)}
 
     def _imagine_action(self, feat: torch.Tensor) -> torch.Tensor:
         # The actor sees a stopped-gradient feature; with "dynamics" gradients, the action sample

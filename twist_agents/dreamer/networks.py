@@ -267,8 +267,11 @@ class TwoHot:
         """Expected value ``(...)``."""
         return symexp((torch.softmax(self.logits, -1) * self.bins).sum(-1))
 
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Two-hot log-likelihood of targets ``x`` ``(...)``."""
+    def log_prob(self, x: torch.Tensor, log_probs: torch.Tensor | None = None) -> torch.Tensor:
+        """Two-hot log-likelihood of targets ``x`` ``(...)``.
+
+        ``log_probs``: ``log_softmax(logits)`` if the caller has it already (scores two targets at once).
+        """
         x = symlog(x.detach()).clamp(self.bins[0], self.bins[-1])
         n = self.bins.numel()
         below = (torch.bucketize(x, self.bins, right=True) - 1).clamp(0, n - 1)
@@ -278,4 +281,6 @@ class TwoHot:
         w_above = torch.where(above == below, torch.ones_like(x), (x - lo) / dist)
         w_below = 1.0 - w_above
         target = F.one_hot(below, n) * w_below.unsqueeze(-1) + F.one_hot(above, n) * w_above.unsqueeze(-1)
-        return (target * torch.log_softmax(self.logits, -1)).sum(-1)
+        if log_probs is None:
+            log_probs = torch.log_softmax(self.logits, -1)
+        return (target * log_probs).sum(-1)

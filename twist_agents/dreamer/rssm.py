@@ -106,18 +106,26 @@ class RSSM(nn.Module):
 
     def _logits(self, raw: torch.Tensor) -> torch.Tensor:
         """Raw network output ``(..., S*C)`` -> unimix log-probabilities ``(..., S, C)``."""
+        return self._dist(raw)[0]
+
+    def _dist(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw output ``(..., S*C)`` -> ``(unimix logits, probabilities)``, each ``(..., S, C)``."""
         c = self.config
         logits = raw.reshape(*raw.shape[:-1], c.stoch, c.classes)
+        probs = torch.softmax(logits, -1)
         if c.unimix > 0:
-            probs = torch.softmax(logits, -1)
             probs = (1 - c.unimix) * probs + c.unimix / c.classes
             logits = torch.log(probs)
-        return logits
+        return logits, probs
 
     @staticmethod
-    def sample_stoch(logits: torch.Tensor, sample: bool = True) -> torch.Tensor:
-        """One-hot sample (or mode) of ``(..., S, C)`` logits with straight-through gradients."""
-        probs = torch.softmax(logits, -1)
+    def sample_stoch(logits: torch.Tensor, sample: bool = True, probs: torch.Tensor | None = None) -> torch.Tensor:
+        """One-hot sample (or mode) of ``(..., S, C)`` logits with straight-through gradients.
+
+        ``probs``: ``softmax(logits)`` when the caller has it (saves a softmax per RSSM step).
+        """
+        if probs is None:
+            probs = torch.softmax(logits, -1)
         if sample:
             # Gumbel-max trick: an exact categorical sample, much cheaper than torch.multinomial.
             gumbel = -torch.log(-torch.log(torch.rand_like(logits).clamp_(1e-20, 1.0)))
@@ -133,8 +141,8 @@ class RSSM(nn.Module):
         stoch = state["stoch"].reshape(*state["stoch"].shape[:-2], -1)
         x = self.img_in(torch.cat([stoch, action], -1))
         deter = self.gru(x, state["deter"])
-        logits = self._logits(self.prior_net(deter))
-        return {"deter": deter, "stoch": self.sample_stoch(logits, sample), "logits": logits}
+        logits, probs = self._dist(self.prior_net(deter))
+        return {"deter": deter, "stoch": self.sample_stoch(logits, sample, probs), "logits": logits}
 
     def obs_step(
         self,
@@ -169,8 +177,8 @@ class RSSM(nn.Module):
             prev_state = {k: v * keep.reshape(batch, *([1] * (v.dim() - 1))) for k, v in prev_state.items()}
             prev_action = prev_action * keep
         prior = self.img_step(prev_state, prev_action, sample)
-        logits = self._logits(self.post_net(torch.cat([prior["deter"], embed], -1)))
-        post = {"deter": prior["deter"], "stoch": self.sample_stoch(logits, sample), "logits": logits}
+        logits, probs = self._dist(self.post_net(torch.cat([prior["deter"], embed], -1)))
+        post = {"deter": prior["deter"], "stoch": self.sample_stoch(logits, sample, probs), "logits": logits}
         return post, prior
 
     def observe(
@@ -194,17 +202,37 @@ class RSSM(nn.Module):
         Returns:
             ``(post, prior)``: dicts of ``(B, T, ...)`` tensors.
         """
-        posts: list[State] = []
-        priors: list[State] = []
+        batch, steps = embed.shape[:2]
+        if state is None:
+            state = self.initial(batch)
+        deter, stoch = state["deter"], state["stoch"].reshape(batch, -1)
         any_first = is_first.bool().any(0).tolist()  # one host sync instead of one per step
-        for t in range(embed.shape[1]):
-            state, prior = self.obs_step(
-                state, action[:, t], embed[:, t], is_first[:, t], sample, reset=None if any_first[t] else False
-            )
-            posts.append(state)
-            priors.append(prior)
-        stack = lambda seq: {k: torch.stack([s[k] for s in seq], 1) for k in seq[0]}
-        return stack(posts), stack(priors)
+        keep = 1.0 - is_first.float()  # (B, T)
+        deters, logits_seq, stochs = [], [], []
+        for t in range(steps):
+            prev_action = action[:, t]
+            if any_first[t]:
+                # The initial state is all zeros, so resetting is a multiplication by (1 - is_first).
+                k = keep[:, t : t + 1]
+                deter, stoch, prev_action = deter * k, stoch * k, prev_action * k
+            # Only the recurrence and the posterior are sequential; the prior p(z^_t | h_t) is needed for
+            # every step but feeds nothing forward, so it is computed for all T at once after the loop.
+            deter = self.gru(self.img_in(torch.cat([stoch, prev_action], -1)), deter)
+            logits, probs = self._dist(self.post_net(torch.cat([deter, embed[:, t]], -1)))
+            post_stoch = self.sample_stoch(logits, sample, probs)
+            deters.append(deter)
+            logits_seq.append(logits)
+            stochs.append(post_stoch)
+            stoch = post_stoch.reshape(batch, -1)
+        deter_all = torch.stack(deters, 1)  # (B, T, D)
+        post = {"deter": deter_all, "stoch": torch.stack(stochs, 1), "logits": torch.stack(logits_seq, 1)}
+        prior_logits, prior_probs = self._dist(self.prior_net(deter_all))  # (B, T, S, C)
+        prior = {
+            "deter": deter_all,
+            "stoch": self.sample_stoch(prior_logits, sample, prior_probs),
+            "logits": prior_logits,
+        }
+        return post, prior
 
     def imagine(
         self,
