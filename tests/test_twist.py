@@ -172,3 +172,35 @@ def test_agent_acts_from_pixels_only_and_round_trips_as_one_artefact(tmp_path):
     assert again.updates == 1
     with pytest.raises(ValueError, match="pixels"):
         agent.act({"state": np.zeros(5, np.float32)}, None, explore=False)
+
+
+def test_shipped_teacher_loads_and_its_dataset_pairs_state_with_images(tmp_path):
+    """The demo's default path: the shipped teacher records D (state + randomised pixels), then distils."""
+    from twist_agents.data import EpisodeStore
+    from twist_agents.twist.pipeline import DEMO_ENV, collect_dataset, shipped_teacher, twist_from_teacher
+
+    path = shipped_teacher(DEMO_ENV, "cpu")
+    assert path is not None and path.stat().st_size < 2_000_000  # weights only, small enough to ship
+    shipped = DreamerAgent.from_checkpoint(path)
+    assert shipped.config.world_model.encode == ("state",) and shipped.updates > 0
+    assert shipped_teacher(DEMO_ENV, "paper") is None  # nothing shipped there: the demo trains it
+
+    kwargs = {"max_episode_steps": 20}
+    stored = collect_dataset(shipped, DEMO_ENV, tmp_path / "d", 30, seed=0, env_kwargs=kwargs, progress=False)
+    store = EpisodeStore(tmp_path / "d")
+    assert stored == store.num_steps >= 30 and len(store) == 2
+    ep = store.load(store.paths[0])
+    assert ep["pixels"].shape == (21, 64, 64, 3) and ep["state"].shape[0] == 21
+    assert ep["is_first"][0] and ep["is_last"][-1] and np.abs(ep["action"]).max() <= 1.0
+    # Train randomisation changes the appearance every step: consecutive frames differ.
+    assert np.abs(ep["pixels"][1].astype(int) - ep["pixels"][2]).mean() > 1.0
+    # Resumable: asking for what is already there adds nothing.
+    assert collect_dataset(shipped, DEMO_ENV, tmp_path / "d", 30, env_kwargs=kwargs, progress=False) == stored
+
+    teacher_file = tmp_path / "teacher.pt"
+    small = DreamerAgent(dreamer_config("debug"), shipped.obs_shapes, shipped.action_space, seed=0)
+    small.save_weights(teacher_file)  # a debug-size teacher keeps the distillation quick
+    agent = twist_from_teacher(
+        teacher_file, DEMO_ENV, tmp_path / "run", "debug", dataset_steps=60, distill_updates=3, progress=False
+    )
+    assert agent.updates == 3 and (tmp_path / "run" / "twist_agent.pt").exists()

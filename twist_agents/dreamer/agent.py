@@ -213,17 +213,26 @@ class DreamerAgent:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict` in place."""
+        """Restore :meth:`state_dict` in place (a weights-only file, :meth:`save_weights`, leaves the optimisers)."""
         self.world_model.load_state_dict(state["world_model"])
         self.behavior.load_state_dict(state["behavior"])
-        self.wm_opt.load_state_dict(state["wm_opt"])
-        self.behavior.actor_opt.load_state_dict(state["actor_opt"])
-        self.behavior.critic_opt.load_state_dict(state["critic_opt"])
+        if "wm_opt" in state:
+            self.wm_opt.load_state_dict(state["wm_opt"])
+            self.behavior.actor_opt.load_state_dict(state["actor_opt"])
+            self.behavior.critic_opt.load_state_dict(state["critic_opt"])
         self.updates = int(state["updates"])
 
     def save(self, path: str | Path) -> None:
         """Write :meth:`state_dict` to ``path`` atomically (temp file + rename)."""
         atomic_torch_save(self.state_dict(), path)
+
+    def save_weights(self, path: str | Path) -> None:
+        """Write what acting and distillation need (config, spaces, weights; no optimiser state), atomically.
+
+        A third of :meth:`save`'s size: the form in which the project ships trained teachers.
+        """
+        state = {k: v for k, v in self.state_dict().items() if not k.endswith("_opt")}
+        atomic_torch_save(state, path)
 
     def load(self, path: str | Path) -> None:
         """Restore what :meth:`save` wrote."""

@@ -272,10 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo",
         help="short end-to-end TWIST demo (teacher, distillation, held-out evaluation)",
-        description="A CPU-sized TWIST run (twist_agents.twist.pipeline.demo): train the state teacher, "
-        "distil the pixel student on the teacher's randomised images, evaluate on held-out appearances, "
-        "print a table. Resumable: run it again after an interruption. Options left out use the demo's "
-        "defaults.",
+        description="A CPU-sized TWIST run (twist_agents.twist.pipeline.demo): start from the state teacher the "
+        "project trained and ships (or train it: --from-scratch), record its paired state + randomised-image "
+        "dataset, distil the pixel student, evaluate on held-out appearances, print a table. Resumable: run it "
+        "again after an interruption. Options left out use the demo's defaults.",
     )
     p.add_argument("--run-dir", type=Path, default=None, help="run directory (default: runs/demo)")
     p.add_argument(
@@ -286,6 +286,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="env id (default: TWIST/CartpoleBalance-Distracting-v0)",
     )
     p.add_argument("--preset", choices=sorted(PRESET_DEFAULTS), default=None, help="size preset (default: cpu)")
+    p.add_argument(
+        "--from-scratch",
+        action="store_true",
+        default=None,
+        help="train the teacher here instead of starting from the teacher checkpoint the project ships "
+        "(cartpole balance at preset cpu; other envs/presets always train it)",
+    )
+    p.add_argument(
+        "--dataset-steps",
+        type=_positive_int,
+        default=None,
+        help="with the shipped teacher: env steps of paired (state + image) data it records (default: 10000)",
+    )
     p.add_argument("--teacher-steps", type=_positive_int, default=None, help="env steps of the teacher")
     p.add_argument("--distill-updates", type=_positive_int, default=None, help="student distillation updates")
     p.add_argument("--eval-episodes", type=_positive_int, default=None, help="evaluation episodes")

@@ -36,11 +36,94 @@ import torch
 from twist_agents.data import EpisodeStore, SequenceSampler
 from twist_agents.dreamer import DreamerAgent
 from twist_agents.dreamer.agent import atomic_torch_save
-from twist_agents.runner.loop import evaluate, latest_checkpoint, make_env, train_dreamer
+from twist_agents.runner.loop import (
+    _append_row,
+    _episode_seed,
+    as_obs_dict,
+    evaluate,
+    latest_checkpoint,
+    make_env,
+    train_dreamer,
+)
 from twist_agents.twist.agent import TwistAgent
 from twist_agents.twist.config import DistillConfig, distill_config
 
 DEMO_ENV = "TWIST/CartpoleBalance-Distracting-v0"
+
+TEACHERS_DIR = Path(__file__).resolve().parent / "teachers"
+"""Teacher checkpoints this project trained and ships (weights only), with the command that made each one
+and its learning curve in ``teachers/README.md``."""
+SHIPPED_TEACHERS: dict[tuple[str, str], str] = {
+    (DEMO_ENV, "cpu"): "cartpole_balance_oracle_cpu.pt",
+}
+"""``(env id, preset) -> file in`` :data:`TEACHERS_DIR`."""
+
+
+def shipped_teacher(env_id: str, preset: str) -> Path | None:
+    """The shipped teacher checkpoint for ``env_id`` at ``preset``, or ``None`` if the project ships none."""
+    name = SHIPPED_TEACHERS.get((env_id, preset))
+    path = TEACHERS_DIR / name if name else None
+    return path if path is not None and path.exists() else None
+
+
+def collect_dataset(
+    teacher: DreamerAgent,
+    env_id: str,
+    episodes_dir: str | Path,
+    steps: int,
+    seed: int = 0,
+    env_kwargs: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> int:
+    """Roll out a trained teacher (it reads ``state``) in the paired, train-randomised env; store every episode.
+
+    This builds the dataset D = {(s_t, o_t, a_t, r_t)} of Algorithm 1 from a *finished* teacher, for
+    when its training run's own episodes are not at hand (a shipped teacher checkpoint). The teacher
+    explores (samples its actor and its latents), so D covers the neighbourhood of its behaviour that a
+    slightly wrong student drifts into. Resumable: episodes already stored count towards ``steps``.
+
+    Args:
+        teacher: the trained teacher.
+        env_id: a simulated id with paired observations.
+        episodes_dir: where the episodes go (an :class:`~twist_agents.data.EpisodeStore`).
+        steps: env steps to store in total.
+        seed: seeds the env resets (disjoint from training and evaluation resets).
+        env_kwargs: extra ``gym.make`` kwargs (default ``obs_mode="paired", randomization="train"``).
+        progress: show a progress bar.
+
+    Returns:
+        The env steps stored in ``episodes_dir``.
+    """
+    from collections import defaultdict
+
+    from tqdm.auto import tqdm
+
+    store = EpisodeStore(episodes_dir)
+    kwargs = {"obs_mode": "paired", "randomization": "train", **(dict(env_kwargs) if env_kwargs else {})}
+    env = make_env(env_id, seed, **kwargs)
+    low, high = env.action_space.low, env.action_space.high  # type: ignore[attr-defined]
+    bar = tqdm(
+        total=steps, initial=min(store.num_steps, steps), desc="teacher dataset", unit="step", disable=not progress
+    )
+    try:
+        while store.num_steps < steps:
+            obs = as_obs_dict(env.reset(seed=_episode_seed(seed + 7919, len(store)))[0])
+            episode: dict[str, list[Any]] = defaultdict(list)
+            _append_row(episode, obs, np.zeros(low.shape, np.float32), 0.0, True, False, False)
+            state, done = None, False
+            while not done:
+                action, state = teacher.act(obs, state, True)
+                next_obs, reward, terminated, truncated, _ = env.step(action)
+                obs = as_obs_dict(next_obs)
+                done = bool(terminated or truncated)
+                norm = (2.0 * (action - low) / (high - low) - 1.0).astype(np.float32)
+                _append_row(episode, obs, norm, float(reward), False, done, bool(terminated))
+                bar.update(1)
+            store.add({k: np.stack(v) for k, v in episode.items()})
+    finally:
+        env.close()
+        bar.close()
+    return store.num_steps
 
 
 class RandomAgent:
@@ -241,25 +324,92 @@ def evaluate_twist(
     return out
 
 
+def twist_from_teacher(
+    teacher_path: str | Path,
+    env_id: str = DEMO_ENV,
+    run_dir: str | Path = "runs/twist",
+    preset: str = "cpu",
+    seed: int = 0,
+    dataset_steps: int = 10_000,
+    distill_updates: int | None = None,
+    progress: bool = True,
+    distill_overrides: Mapping[str, Any] | None = None,
+) -> TwistAgent:
+    """TWIST from a trained teacher checkpoint: collect D with the teacher, then distil (resumable).
+
+    ``run_dir/teacher/agent.pt`` keeps a copy of the teacher, ``run_dir/teacher/episodes`` the dataset
+    (:func:`collect_dataset`); the student and the summary are laid out as in :func:`train_twist`.
+    """
+    run_dir = Path(run_dir)
+    teacher_dir = run_dir / "teacher"
+    teacher_dir.mkdir(parents=True, exist_ok=True)
+    teacher = DreamerAgent.from_checkpoint(teacher_path)
+    if not (teacher_dir / "agent.pt").exists():
+        teacher.save(teacher_dir / "agent.pt")
+    cfg = distill_config(preset, **(distill_overrides or {}))
+    if distill_updates is not None:
+        cfg = dataclasses.replace(cfg, updates=distill_updates)
+    final = run_dir / "twist_agent.pt"
+    if final.exists() and TwistAgent.from_checkpoint(final).updates >= cfg.updates:
+        return TwistAgent.from_checkpoint(final)
+    timing: dict[str, float] = {}
+    t0 = time.perf_counter()
+    collect_dataset(teacher, env_id, teacher_dir / "episodes", dataset_steps, seed, progress=progress)
+    timing["dataset_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    agent = distil(teacher, teacher_dir / "episodes", run_dir / "student", cfg, seed, True, progress)
+    timing["distill_s"] = time.perf_counter() - t0
+    agent.save(final)
+    summary = _read_summary(run_dir)
+    summary.update(
+        {
+            "env_id": env_id,
+            "preset": preset,
+            "seed": seed,
+            "teacher": str(teacher_path),
+            "teacher_s": 0.0,
+            "dataset_steps": dataset_steps,
+            "distill": dataclasses.asdict(cfg),
+            **timing,
+        }
+    )
+    _write_summary(run_dir, summary)
+    return agent
+
+
 def demo(
     run_dir: str | Path = "runs/demo",
     env_id: str = DEMO_ENV,
     preset: str = "cpu",
-    teacher_steps: int = 12_000,
-    distill_updates: int = 1200,
-    eval_episodes: int = 5,
+    teacher_steps: int | None = None,
+    distill_updates: int | None = None,
+    eval_episodes: int = 10,
     seed: int = 0,
     progress: bool = True,
+    from_scratch: bool = False,
+    dataset_steps: int = 10_000,
 ) -> dict[str, Any]:
     """The README's main job: a CPU-sized TWIST run on cartpole balance, ending with a short table.
 
+    By default it starts from the teacher this project trained and ships for the env and preset
+    (:func:`shipped_teacher`; training it takes ~16 minutes of one core), rolls it out to record the
+    paired dataset, distils the pixel student and evaluates all three policies. ``from_scratch=True``
+    (or an env/preset without a shipped teacher) trains the teacher first (:func:`train_twist`).
     Resumable: run it again after an interruption and finished stages are reused.
 
     Returns:
         The summary (also written to ``run_dir/summary.json``).
     """
     t_all = time.perf_counter()
-    agent = train_twist(env_id, run_dir, preset, seed, teacher_steps, distill_updates, resume=True, progress=progress)
+    teacher_file = None if from_scratch else shipped_teacher(env_id, preset)
+    if teacher_file is None:
+        agent = train_twist(
+            env_id, run_dir, preset, seed, teacher_steps, distill_updates, resume=True, progress=progress
+        )
+    else:
+        agent = twist_from_teacher(
+            teacher_file, env_id, run_dir, preset, seed, dataset_steps, distill_updates, progress=progress
+        )
     results = evaluate_twist(agent, env_id, eval_episodes, progress=progress)
     run_dir = Path(run_dir)
     summary = _read_summary(run_dir)
@@ -295,7 +445,14 @@ def format_table(summary: Mapping[str, Any]) -> str:
         "",
         "| stage | wall-clock |",
         "|---|---|",
-        f"| teacher training | {summary.get('teacher_s', float('nan')):.0f} s |",
+        f"| teacher training | {summary.get('teacher_s', float('nan')):.0f} s"
+        + (" (shipped checkpoint)" if summary.get("teacher") else "")
+        + " |",
+        *(
+            [f"| teacher dataset ({summary.get('dataset_steps')} steps) | {summary['dataset_s']:.0f} s |"]
+            if "dataset_s" in summary
+            else []
+        ),
         f"| student distillation | {summary.get('distill_s', float('nan')):.0f} s |",
         f"| evaluation | {summary.get('eval_s', float('nan')):.0f} s |",
         f"| total | {summary.get('total_s', float('nan')):.0f} s |",
@@ -303,4 +460,15 @@ def format_table(summary: Mapping[str, Any]) -> str:
     return f"\nTWIST demo on {summary.get('env_id')} (preset {summary.get('preset')})\n" + "\n".join(rows)
 
 
-__all__ = ["RandomAgent", "demo", "distil", "evaluate_twist", "format_table", "load_twist", "train_twist"]
+__all__ = [
+    "RandomAgent",
+    "collect_dataset",
+    "demo",
+    "distil",
+    "evaluate_twist",
+    "format_table",
+    "load_twist",
+    "shipped_teacher",
+    "train_twist",
+    "twist_from_teacher",
+]
