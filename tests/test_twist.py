@@ -121,7 +121,7 @@ def test_imagined_rollouts_replay_the_teachers_actions_in_the_student():
     # observe() also calls img_step (8 steps each); the imagined part is the last H calls of each model.
     imag_t, imag_s = seen["teacher"][-CFG.horizon :], seen["student"][-CFG.horizon :]
     assert len(imag_t) == len(imag_s) == CFG.horizon
-    for a, b_, i in zip(imag_t, imag_s, range(CFG.horizon)):
+    for a, b_, i in zip(imag_t, imag_s, range(CFG.horizon), strict=True):
         assert torch.equal(a, b_) and torch.equal(a, terms.actions[:, i])
 
 
@@ -204,3 +204,32 @@ def test_shipped_teacher_loads_and_its_dataset_pairs_state_with_images(tmp_path)
         teacher_file, DEMO_ENV, tmp_path / "run", "debug", dataset_steps=60, distill_updates=3, progress=False
     )
     assert agent.updates == 3 and (tmp_path / "run" / "twist_agent.pt").exists()
+
+
+def test_latent_error_traces_are_zero_for_a_student_that_copies_the_teacher(tmp_path):
+    """The diagnostic compares the two filters step by step; identical filters give exactly zero error."""
+    from twist_agents.runner.loop import make_env
+    from twist_agents.twist.diagnostics import latent_error_trace, plot_latent_errors
+    from twist_agents.twist.pipeline import DEMO_ENV
+
+    env = make_env(DEMO_ENV, 0, obs_mode="paired", randomization="test", max_episode_steps=15)
+    t = DreamerAgent(dreamer_config("debug"), {"state": (5,), "pixels": (64, 64, 3)}, env.action_space, seed=0)
+    agent = TwistAgent(t, {"pixels": (64, 64, 3)}, CFG, seed=0)
+    agent.student = StudentWorldModel(
+        {"state": (5,)}, ("state",), t.world_model.config.encoder, t.config.world_model.rssm, 1
+    )
+    agent.student.load_state_dict(
+        {**t.world_model.encoder.state_dict(prefix="encoder."), **t.world_model.rssm.state_dict(prefix="rssm.")}
+    )
+    traces = {d: latent_error_trace(agent, env, d, seed=3) for d in ("student", "teacher")}
+    for d, tr in traces.items():
+        assert len(tr["h"]) == 15, d  # one entry per decision: the reset observation and the next 14
+        assert max(max(tr[k]) for k in ("h", "prior", "post")) < 1e-8, (d, tr)
+    assert traces["student"]["return"] == traces["teacher"]["return"]  # same latents, same actions
+    real = TwistAgent(t, {"pixels": (64, 64, 3)}, CFG, seed=0)  # an untrained pixel student differs
+    tr = latent_error_trace(real, env, "student", seed=3)
+    assert min(tr["h"][1:]) > 0 and min(tr["post"]) > 0
+    summary = {d: {**{k: v[k] for k in ("h", "prior", "post")}, "returns": [v["return"]]} for d, v in traces.items()}
+    plot_latent_errors({**summary, "randomization": "test"}, tmp_path / "e.png")
+    assert (tmp_path / "e.png").stat().st_size > 1000
+    env.close()

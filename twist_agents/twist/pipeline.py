@@ -47,6 +47,7 @@ from twist_agents.runner.loop import (
 )
 from twist_agents.twist.agent import TwistAgent
 from twist_agents.twist.config import DistillConfig, distill_config
+from twist_agents.twist.diagnostics import latent_error_traces, plot_latent_errors
 
 DEMO_ENV = "TWIST/CartpoleBalance-Distracting-v0"
 
@@ -388,6 +389,7 @@ def demo(
     progress: bool = True,
     from_scratch: bool = False,
     dataset_steps: int = 10_000,
+    diagnostics: bool = True,
 ) -> dict[str, Any]:
     """The README's main job: a CPU-sized TWIST run on cartpole balance, ending with a short table.
 
@@ -395,7 +397,9 @@ def demo(
     (:func:`shipped_teacher`; training it takes ~16 minutes of one core), rolls it out to record the
     paired dataset, distils the pixel student and evaluates all three policies. ``from_scratch=True``
     (or an env/preset without a shipped teacher) trains the teacher first (:func:`train_twist`).
-    Resumable: run it again after an interruption and finished stages are reused.
+    Resumable: run it again after an interruption and finished stages are reused. With ``diagnostics``
+    it also writes ``latent_errors.png`` / ``.json``: the distillation error per latent along one
+    student-driven and one teacher-driven held-out episode (:mod:`twist_agents.twist.diagnostics`).
 
     Returns:
         The summary (also written to ``run_dir/summary.json``).
@@ -422,6 +426,13 @@ def demo(
             "total_s": time.perf_counter() - t_all,
         }
     )
+    if diagnostics:
+        traces = latent_error_traces(agent, env_id, episodes=1)
+        (run_dir / "latent_errors.json").write_text(json.dumps(traces))
+        plot_latent_errors(traces, run_dir / "latent_errors.png")
+        summary["latent_errors"] = {
+            d: {k: float(np.mean(traces[d][k])) for k in ("h", "prior", "post")} for d in ("student", "teacher")
+        }
     _write_summary(run_dir, summary)
     print(format_table(summary))
     return summary

@@ -1,0 +1,129 @@
+"""Where the student's latents leave the teacher's: the distillation error per latent along closed-loop episodes.
+
+Eq. 3 is minimised on short windows of the teacher's dataset; deployment runs the student's recurrence for
+whole episodes on its *own* trajectory. This module measures, at every time step ``t`` of an episode, the
+three terms of Eq. 3 between the two filters running side by side on the same episode (teacher on
+``state``, student on ``pixels``, both fed the same actions)::
+
+    h     ||h_t^T - h_t^S||^2
+    prior KL[p_S(z^_t | h_t^S) || p_T(z^_t | h_t^T)]
+    post  KL[q_S(z_t | h_t^S, o_t) || q_T(z_t | h_t^T, s_t)]
+
+along two kinds of episodes: driven by the **student** (its own closed loop, what deployment sees) and
+driven by the **teacher** (the distribution the dataset came from). A gap between the two curves is
+compounding error on the student's own states; a curve that grows with ``t`` is drift of the recurrent
+state beyond the training window.
+
+Example (a CPU minute)::
+
+    from twist_agents.twist.pipeline import load_twist
+    from twist_agents.twist.diagnostics import latent_error_traces, plot_latent_errors
+    traces = latent_error_traces(load_twist("runs/demo"), "TWIST/CartpoleBalance-Distracting-v0", episodes=1)
+    plot_latent_errors(traces, "latent_errors.png")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from twist_agents.dreamer.rssm import kl_categorical
+from twist_agents.twist.agent import TwistAgent
+
+TERMS = ("h", "prior", "post")
+"""The per-step error terms (see the module docstring)."""
+
+
+@torch.no_grad()
+def latent_error_trace(agent: TwistAgent, env: Any, driver: str, seed: int) -> dict[str, Any]:
+    """One episode with both filters side by side; returns per-step errors ``{term: [T floats]}`` and the return.
+
+    Args:
+        agent: the TWIST agent (student world model + the teacher).
+        env: an env with paired observations (``obs_mode="paired"``).
+        driver: ``"student"`` (the student's latents choose the actions: deployment) or ``"teacher"``.
+        seed: the episode's reset seed.
+    """
+    if driver not in ("student", "teacher"):
+        raise ValueError(f"latent_error_trace: driver must be 'student' or 'teacher', got {driver!r}")
+    teacher, student = agent.teacher, agent.student
+    t_keys, s_keys = teacher.config.world_model.encode, student.encode
+    obs, _ = env.reset(seed=seed)
+    t_state = s_state = None
+    out: dict[str, list[float]] = {k: [] for k in TERMS}
+    total, done = 0.0, False
+    action = torch.zeros(1, teacher.action_dim, device=teacher.device)
+    while not done:
+        first = torch.ones(1) if t_state is None else torch.zeros(1)
+        t_emb = teacher.world_model.encoder({k: torch.as_tensor(np.asarray(obs[k]))[None] for k in t_keys})
+        s_emb = student.encoder({k: torch.as_tensor(np.asarray(obs[k]))[None] for k in s_keys})
+        t_post, t_prior = teacher.world_model.rssm.obs_step(t_state, action, t_emb, first, sample=False)
+        s_post, s_prior = student.rssm.obs_step(s_state, action, s_emb, first, sample=False)
+        out["h"].append(float((t_post["deter"] - s_post["deter"]).pow(2).sum()))
+        out["prior"].append(float(kl_categorical(s_prior["logits"], t_prior["logits"]).sum()))
+        out["post"].append(float(kl_categorical(s_post["logits"], t_post["logits"]).sum()))
+        rssm = student.rssm if driver == "student" else teacher.world_model.rssm
+        post = s_post if driver == "student" else t_post
+        action = agent.actor(rssm.get_feat(post)).mode().clamp(-1.0, 1.0)  # (1, A) in [-1, 1]
+        low, high = teacher._low, teacher._high
+        scaled = (low + (action[0].cpu().numpy() + 1.0) * 0.5 * (high - low)).astype(np.float32)
+        obs, reward, terminated, truncated, _ = env.step(scaled)
+        total += float(reward)
+        done = bool(terminated or truncated)
+        t_state, s_state = t_post, s_post
+    return {**out, "return": total}
+
+
+def latent_error_traces(
+    agent: TwistAgent, env_id: str, episodes: int = 2, seed: int = 5000, randomization: str = "test"
+) -> dict[str, Any]:
+    """Per-step mean errors over ``episodes`` episodes for both drivers, on ``randomization`` appearances.
+
+    Returns:
+        ``{"student": {"h": [...], "prior": [...], "post": [...], "returns": [...]}, "teacher": {...},
+        "randomization": ...}`` (per-step means over episodes, truncated to the shortest episode).
+    """
+    from twist_agents.runner.loop import make_env
+
+    env = make_env(env_id, seed, obs_mode="paired", randomization=randomization)
+    result: dict[str, Any] = {"randomization": randomization, "episodes": episodes}
+    try:
+        for driver in ("student", "teacher"):
+            runs = [latent_error_trace(agent, env, driver, seed + i) for i in range(episodes)]
+            n = min(len(r["h"]) for r in runs)
+            result[driver] = {k: np.mean([r[k][:n] for r in runs], 0).round(4).tolist() for k in TERMS}
+            result[driver]["returns"] = [r["return"] for r in runs]
+    finally:
+        env.close()
+    return result
+
+
+def plot_latent_errors(traces: dict[str, Any], path: str | Path) -> None:
+    """One panel per term: error over time steps, student-driven vs teacher-driven episodes (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(TERMS), figsize=(4.2 * len(TERMS), 3.2))
+    labels = {"h": "||h_T - h_S||^2", "prior": "KL[p_S || p_T]", "post": "KL[q_S || q_T]"}
+    for ax, term in zip(axes, TERMS, strict=True):
+        for driver, color in (("student", "tab:blue"), ("teacher", "tab:orange")):
+            ys = traces[driver][term]
+            mean_ret = np.mean(traces[driver]["returns"])
+            ax.plot(range(len(ys)), ys, color=color, lw=1, label=f"{driver}-driven (return {mean_ret:.0f})")
+        ax.set_yscale("symlog", linthresh=1e-2)
+        ax.set_title(labels[term])
+        ax.set_xlabel("time step")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"student vs teacher latents along closed-loop episodes ({traces['randomization']} appearances)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+__all__ = ["TERMS", "latent_error_trace", "latent_error_traces", "plot_latent_errors"]
