@@ -96,7 +96,7 @@ def test_train_split_changes_appearance_every_step_without_changing_dynamics(mak
         # Appearance terms must not touch the physics: identical state and reward with and without DR.
         assert np.array_equal(od["state"], op["state"]) and rd == rp
         frames.append(od["pixels"])
-    changed = [not np.array_equal(a, b) for a, b in zip(frames, frames[1:])]
+    changed = [not np.array_equal(a, b) for a, b in zip(frames, frames[1:], strict=False)]
     assert all(changed)
     assert not np.array_equal(frames[-1], op["pixels"])  # and it really differs from the plain scene
 
