@@ -79,6 +79,27 @@ def test_gradients_reach_only_the_student():
     assert all(g is not None for g in grads) and sum(float(g.abs().sum()) for g in grads) > 0
 
 
+def test_action_match_term_is_zero_for_a_copy_and_trains_only_the_student():
+    """The optional (not in the paper) action-matching term: off by default, exact zero for a copy."""
+    t = teacher()
+    b = torch_batch(t, batch())
+    on = dataclasses.replace(CFG, action_match=2.0)
+    assert float(distillation_loss(t.world_model, t.actor, copy_student(t), b, on).action_match) == pytest.approx(0.0)
+    student = StudentWorldModel.for_teacher(t.world_model, SHAPES)
+    torch.manual_seed(0)  # Eq. 4 draws start states and action noise: the same draws for both calls
+    off_terms = distillation_loss(t.world_model, t.actor, student, b, CFG)
+    assert float(off_terms.action_match) == 0.0
+    for p in (*t.world_model.parameters(), *t.behavior.parameters()):
+        p.requires_grad_(True)
+    torch.manual_seed(0)
+    terms = distillation_loss(t.world_model, t.actor, student, b, on)
+    assert float(terms.action_match) > 0
+    assert float(terms.loss) == pytest.approx(float(off_terms.loss) + 2.0 * float(terms.action_match), rel=1e-5)
+    terms.loss.backward()
+    assert all(p.grad is None for p in (*t.world_model.parameters(), *t.behavior.parameters()))
+    assert all(p.grad is not None for p in student.encoder.parameters())
+
+
 def test_twist_agent_freezes_the_teacher_and_updates_only_the_student():
     t = teacher()
     before = {k: v.clone() for k, v in t.world_model.state_dict().items()}

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from twist_agents.dreamer.behavior import frozen
 from twist_agents.dreamer.rssm import State, kl_categorical
 from twist_agents.dreamer.world_model import WorldModel
 from twist_agents.twist.config import DistillConfig
@@ -52,6 +53,8 @@ class DistillTerms:
         imag_deter: Eq. 4, ``||h^T - h^S||^2`` along the imagined rollouts (0 when imagination is off).
         imag_prior: Eq. 4, ``KL[p_S || p_T]`` along the imagined rollouts (0 when imagination is off).
         actions: ``(N, H, A)`` the teacher's (noisy) imagined actions, replayed by the student.
+        action_match: ``||pi_T(h^T, z^T) - pi_T(h^S, z^S)||^2`` of the actor's modes on the dataset sequence
+            (0 unless ``DistillConfig.action_match > 0``; not in the paper, see that field).
     """
 
     loss: torch.Tensor
@@ -61,10 +64,11 @@ class DistillTerms:
     imag_deter: torch.Tensor
     imag_prior: torch.Tensor
     actions: torch.Tensor | None
+    action_match: torch.Tensor | None = None
 
     def metrics(self) -> dict[str, float]:
         """Float metrics under ``distill/``."""
-        names = ("loss", "deter", "prior", "post", "imag_deter", "imag_prior")
+        names = ("loss", "deter", "prior", "post", "imag_deter", "imag_prior", "action_match")
         return {f"distill/{n}": float(getattr(self, n).detach()) for n in names}
 
 
@@ -144,6 +148,15 @@ def distillation_loss(
     post = kl_categorical(s_post["logits"], t_post["logits"]).sum(1).mean()
     loss = deter + prior + post
     zero = loss.new_zeros(())
+    action_match = zero
+    if config.action_match > 0:
+        # The frozen teacher actor on both feature streams: the student's latents must make it act the same.
+        with torch.no_grad():
+            t_act = teacher_actor(teacher.rssm.get_feat(t_post)).mode()  # (B, L, A)
+        with frozen(teacher_actor):  # gradients flow through the actor to the student, never into it
+            s_act = teacher_actor(student.rssm.get_feat(s_post)).mode()
+        action_match = _sq_dist(t_act, s_act).sum(1).mean()
+        loss = loss + config.action_match * action_match
     imag_deter, imag_prior, actions = zero, zero, None
 
     # --- Eq. 4: distillation in imagination (Algorithm 1 lines 8-11) ------------------------------------
@@ -162,4 +175,4 @@ def distillation_loss(
         imag_deter = _sq_dist(t_states["deter"][:, 1:], s_states["deter"][:, 1:]).sum(1).mean()
         imag_prior = kl_categorical(s_states["logits"][:, 1:], t_states["logits"][:, 1:]).sum(1).mean()
         loss = loss + config.imagined_scale * (imag_deter + imag_prior)
-    return DistillTerms(loss, deter, prior, post, imag_deter, imag_prior, actions)
+    return DistillTerms(loss, deter, prior, post, imag_deter, imag_prior, actions, action_match)

@@ -75,13 +75,19 @@ def collect_dataset(
     seed: int = 0,
     env_kwargs: Mapping[str, Any] | None = None,
     progress: bool = True,
+    action_noise: tuple[float, float] = (0.0, 0.0),
 ) -> int:
     """Roll out a trained teacher (it reads ``state``) in the paired, train-randomised env; store every episode.
 
     This builds the dataset D = {(s_t, o_t, a_t, r_t)} of Algorithm 1 from a *finished* teacher, for
-    when its training run's own episodes are not at hand (a shipped teacher checkpoint). The teacher
-    explores (samples its actor and its latents), so D covers the neighbourhood of its behaviour that a
-    slightly wrong student drifts into. Resumable: episodes already stored count towards ``steps``.
+    when its training run's own episodes are not at hand (a shipped teacher checkpoint). In the paper D
+    is the teacher's whole training history, from random to expert behaviour; a finished teacher alone
+    visits only a narrow band of states, and a student distilled on that band drifts out of it at
+    deployment (measured: errors stay small along teacher-driven episodes and explode along
+    student-driven ones). ``action_noise`` widens D the way the history does: each episode draws a noise
+    scale ``sigma ~ U(low, high)`` and every action gets Gaussian noise of that scale (then clipped),
+    so D holds near-expert, perturbed and recovering trajectories. Resumable: episodes already stored
+    count towards ``steps``.
 
     Args:
         teacher: the trained teacher.
@@ -91,6 +97,7 @@ def collect_dataset(
         seed: seeds the env resets (disjoint from training and evaluation resets).
         env_kwargs: extra ``gym.make`` kwargs (default ``obs_mode="paired", randomization="train"``).
         progress: show a progress bar.
+        action_noise: ``(low, high)`` range of the per-episode noise scale (actions live in the env's bounds).
 
     Returns:
         The env steps stored in ``episodes_dir``.
@@ -108,12 +115,16 @@ def collect_dataset(
     )
     try:
         while store.num_steps < steps:
-            obs = as_obs_dict(env.reset(seed=_episode_seed(seed + 7919, len(store)))[0])
+            ep_seed = _episode_seed(seed + 7919, len(store))
+            obs = as_obs_dict(env.reset(seed=ep_seed)[0])
+            rng = np.random.default_rng(ep_seed)
+            sigma = rng.uniform(*action_noise) * (high - low) / 2.0
             episode: dict[str, list[Any]] = defaultdict(list)
             _append_row(episode, obs, np.zeros(low.shape, np.float32), 0.0, True, False, False)
             state, done = None, False
             while not done:
                 action, state = teacher.act(obs, state, True)
+                action = np.clip(action + sigma * rng.standard_normal(action.shape), low, high).astype(np.float32)
                 next_obs, reward, terminated, truncated, _ = env.step(action)
                 obs = as_obs_dict(next_obs)
                 done = bool(terminated or truncated)
@@ -335,6 +346,7 @@ def twist_from_teacher(
     distill_updates: int | None = None,
     progress: bool = True,
     distill_overrides: Mapping[str, Any] | None = None,
+    action_noise: tuple[float, float] = (0.0, 1.0),
 ) -> TwistAgent:
     """TWIST from a trained teacher checkpoint: collect D with the teacher, then distil (resumable).
 
@@ -355,7 +367,9 @@ def twist_from_teacher(
         return TwistAgent.from_checkpoint(final)
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
-    collect_dataset(teacher, env_id, teacher_dir / "episodes", dataset_steps, seed, progress=progress)
+    collect_dataset(
+        teacher, env_id, teacher_dir / "episodes", dataset_steps, seed, progress=progress, action_noise=action_noise
+    )
     timing["dataset_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     agent = distil(teacher, teacher_dir / "episodes", run_dir / "student", cfg, seed, True, progress)
@@ -370,6 +384,7 @@ def twist_from_teacher(
             "teacher": str(teacher_path),
             "teacher_s": 0.0,
             "dataset_steps": dataset_steps,
+            "dataset_action_noise": list(action_noise),
             "distill": dataclasses.asdict(cfg),
             **timing,
         }
