@@ -306,6 +306,45 @@ def plot(data: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def markdown_table(data: dict[str, Any], checkpoints: tuple[int, ...] = (25_000, 50_000, 100_000)) -> str:
+    """Per env and agent-step count: every seed's return, the mean, and DreamerV3's mean read two ways.
+
+    ``DreamerV3 (like for like)`` is its mean at env frame ``x = 2 s`` (the same agent steps ``s``);
+    ``DreamerV3 (file x = s)`` reads its curve at ``x = s`` as if it counted agent steps (half our budget).
+    """
+
+    def at(run: dict[str, Any], step: int) -> float | None:
+        pts = [r for s_, r in zip(run["steps"], run["returns"], strict=True) if s_ <= step]
+        return pts[-1] if pts and max(run["steps"]) >= step else None
+
+    def ref(task: str | None, x: int) -> str:
+        if task is None or x not in DREAMERV3_X:
+            return "-"
+        return str(DREAMERV3_PROPRIO_MEAN[task][DREAMERV3_X.index(x)])
+
+    rows = [
+        "| env | agent steps | our seeds | our mean | DreamerV3 (like for like, x = 2 s) | DreamerV3 (file x = s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in data["runs"]:
+        if not r.get("tag"):
+            groups.setdefault(r["env_id"], []).append(r)
+    for env_id, runs in sorted(groups.items()):
+        task = dmc_task(env_id)
+        for step in checkpoints:
+            vals = [at(r, step) for r in sorted(runs, key=lambda r: r["seed"])]
+            if any(v is None for v in vals):
+                continue
+            seeds = ", ".join(f"{v:.0f}" for v in vals)  # type: ignore[str-format]
+            mean = sum(vals) / len(vals)  # type: ignore[arg-type]
+            rows.append(
+                f"| {env_id.removeprefix('TWIST/')} | {step // 1000}k | {seeds} | **{mean:.0f}** | "
+                f"{ref(task, 2 * step)} | {ref(task, step)} |"
+            )
+    return "\n".join(rows)
+
+
 def main() -> None:
     """Parse the command line, run the grid (resuming), write the JSON and the PNG."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -326,7 +365,13 @@ def main() -> None:
         help="experiment: replace a preset field (behavior.*, world_model.*, loop.*); needs --tag",
     )
     p.add_argument("--tag", default="", help="name of an experiment (runs with overrides are kept apart)")
+    p.add_argument("--table", action="store_true", help="print the markdown table of --out and the plot; run nothing")
     args = p.parse_args()
+    if args.table:
+        data = json.loads(args.out.read_text())
+        plot(data, args.out.with_suffix(".png"))
+        print(markdown_table(data))
+        return
     overrides = _parse_overrides(args.override)
     if overrides and not args.tag:
         raise SystemExit("learning.py: --override changes the preset; name the experiment with --tag")

@@ -58,7 +58,10 @@ class TwistAgent:
         teacher.world_model.eval()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.student = StudentWorldModel.for_teacher(teacher.world_model, student_obs_shapes, encode).to(
+            enc = teacher.world_model.config.encoder
+            if config.cnn_depth:
+                enc = dataclasses.replace(enc, cnn_depth=config.cnn_depth)
+            self.student = StudentWorldModel.for_teacher(teacher.world_model, student_obs_shapes, encode, enc).to(
                 teacher.device
             )
         self.opt = torch.optim.Adam(self.student.parameters(), lr=config.lr, eps=config.eps)

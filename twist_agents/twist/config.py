@@ -49,6 +49,9 @@ class DistillConfig:
     sequence, the frozen teacher actor's modes on teacher and student latents. Measured on cartpole with the
     ``cpu`` sizes: small latent errors (~25% of the 8 categorical latents with a different argmax) moved the
     actor's output by ~0.35 on the teacher's own trajectory, and the closed loop diverged. 0 disables it."""
+    cnn_depth: int = 0
+    """Channels of the student's first conv layer (doubled at each of the 4 layers); 0: the teacher's
+    ``EncoderConfig.cnn_depth``. The student's encoder is the only part of it that sees pixels."""
     checkpoint_every: int = 250
     """Write a resumable checkpoint every this many updates."""
     log_every: int = 50

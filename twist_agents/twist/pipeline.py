@@ -346,7 +346,7 @@ def twist_from_teacher(
     distill_updates: int | None = None,
     progress: bool = True,
     distill_overrides: Mapping[str, Any] | None = None,
-    action_noise: tuple[float, float] = (0.0, 1.0),
+    action_noise: tuple[float, float] = (0.0, 0.0),
 ) -> TwistAgent:
     """TWIST from a trained teacher checkpoint: collect D with the teacher, then distil (resumable).
 
