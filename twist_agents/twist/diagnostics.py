@@ -86,9 +86,11 @@ def latent_error_traces(
         ``{"student": {"h": [...], "prior": [...], "post": [...], "returns": [...]}, "teacher": {...},
         "randomization": ...}`` (per-step means over episodes, truncated to the shortest episode).
     """
-    from twist_agents.runner.loop import make_env
+    import gymnasium as gym
 
-    env = make_env(env_id, seed, obs_mode="paired", randomization=randomization)
+    import twist_envs  # noqa: F401  (registers the TWIST/ ids; the algorithms never import the runner)
+
+    env = gym.make(env_id, obs_mode="paired", randomization=randomization)
     result: dict[str, Any] = {"randomization": randomization, "episodes": episodes}
     try:
         for driver in ("student", "teacher"):
