@@ -19,6 +19,10 @@ Run directory::
 
 Every stage resumes: a killed run re-entered with ``resume=True`` continues the teacher from its last checkpoint
 (keeping every stored episode), then the distillation from its last checkpoint.
+
+From a trained teacher (:func:`twist_from_teacher`, what ``twist demo`` does with the teacher this project ships,
+:func:`shipped_teacher`), stage 1 is replaced by *recording* D: the teacher acts on state in the paired,
+train-randomised env (:func:`collect_dataset`); ``run_dir/teacher/agent.pt`` keeps a copy of the teacher.
 """
 
 from __future__ import annotations
