@@ -146,3 +146,21 @@ def test_bad_actions_are_refused_before_any_physics(bad, make):
     with pytest.raises(ValueError, match="action"):
         env.step(bad)
     assert env.unwrapped.physics.data.time == t0
+
+
+@pytest.mark.parametrize("release", ["close", "drop"])
+def test_closing_or_dropping_one_env_leaves_another_envs_frames_intact(release, make):
+    """mujoco.Renderer.close frees GL objects in the *current* context: done naively, releasing env A after
+    env B has rendered deleted B's textures and framebuffer (black or garbage frames from then on)."""
+    ref = make(randomization="none", obs_mode="pixels")
+    expected = [ref.reset(seed=3)[0]] + [ref.step(np.zeros(1, np.float32))[0] for _ in range(5)]
+    a = gym.make("TWIST/CartpoleBalance-Distracting-v0", obs_mode="pixels")
+    a.reset(seed=0)
+    b = make(randomization="none", obs_mode="pixels")
+    frames = [b.reset(seed=3)[0]]  # B's context is now the current one
+    if release == "close":
+        a.close()
+    del a  # "drop": the env is garbage without close(), as after `env = gym.make(...)` twice in a notebook
+    frames += [b.step(np.zeros(1, np.float32))[0] for _ in range(5)]
+    for got, want in zip(frames, expected, strict=True):
+        assert np.array_equal(got["pixels"], want["pixels"])
