@@ -26,6 +26,31 @@ from twist_agents.twist.losses import distillation_loss
 from twist_agents.twist.student import StudentWorldModel
 
 
+def copy_dynamics(teacher: nn.Module, student: nn.Module) -> None:
+    """Copy the teacher RSSM's weights into the student's where shapes allow (:attr:`DistillConfig.init_from_teacher`).
+
+    Every parameter of equal shape is copied. The posterior's first layer reads ``concat(h, embed)``; its ``h``
+    columns are copied and its embedding columns keep their fresh initialisation (the embeddings differ).
+
+    Raises:
+        ValueError: the two RSSMs differ in a shape other than the posterior's embedding input.
+    """
+    t_state, s_state = teacher.state_dict(), student.state_dict()
+    with torch.no_grad():
+        for name, s_param in s_state.items():
+            t_param = t_state[name]
+            if t_param.shape == s_param.shape:
+                s_param.copy_(t_param)
+            elif name == "post_net.hidden.0.weight" and t_param.shape[0] == s_param.shape[0]:
+                deter = teacher.config.deter  # type: ignore[attr-defined]
+                s_param[:, :deter] = t_param[:, :deter]  # (hidden, deter) of (hidden, deter + embed)
+            else:
+                raise ValueError(
+                    f"init_from_teacher: {name} is {tuple(s_param.shape)} in the student but {tuple(t_param.shape)} "
+                    "in the teacher; leave rssm_hidden at 0"
+                )
+
+
 class TwistAgent:
     """Student world model + the teacher's actor, behind the Agent protocol.
 
@@ -61,9 +86,11 @@ class TwistAgent:
             enc = teacher.world_model.config.encoder
             if config.cnn_depth:
                 enc = dataclasses.replace(enc, cnn_depth=config.cnn_depth)
-            self.student = StudentWorldModel.for_teacher(teacher.world_model, student_obs_shapes, encode, enc).to(
-                teacher.device
-            )
+            self.student = StudentWorldModel.for_teacher(
+                teacher.world_model, student_obs_shapes, encode, enc, rssm_hidden=config.rssm_hidden
+            ).to(teacher.device)
+            if config.init_from_teacher:
+                copy_dynamics(teacher.world_model.rssm, self.student.rssm)
         self.opt = torch.optim.Adam(self.student.parameters(), lr=config.lr, eps=config.eps)
         self.generator = torch.Generator(device=teacher.device).manual_seed(seed)
         self.updates = 0

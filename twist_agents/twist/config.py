@@ -52,6 +52,21 @@ class DistillConfig:
     cnn_depth: int = 0
     """Channels of the student's first conv layer (doubled at each of the 4 layers); 0: the teacher's
     ``EncoderConfig.cnn_depth``. The student's encoder is the only part of it that sees pixels."""
+    rssm_hidden: int = 0
+    """Width of the student RSSM's MLP layers (before the GRU, prior and posterior heads); 0: the teacher's
+    ``RSSMConfig.hidden``. Only the latent *shapes* (deter, stoch, classes) must equal the teacher's: the
+    student's posterior does more work than the teacher's (it infers velocities from images)."""
+    teacher_forced: float = 0.0
+    """Weight of an extra term that is *not* in the paper: ``KL[q_theta(z | h^T, o) || q_phi(z | h^T, s)]``, the
+    student's posterior head fed the teacher's ``h`` (teacher forcing). Eq. 3's posterior term feeds the
+    student's own ``h``, so early in training the head learns from inputs that are still wrong; this term
+    is a per-step image -> latent target. 0 disables it."""
+    init_from_teacher: bool = False
+    """Start the student's RSSM from the teacher's: sequence model (GRU and its input layer), prior head, and the
+    posterior head except the columns that read the embedding (the student's encoder is new). The paper does
+    not say how the student starts; the teacher's dynamics are the target of Eq. 3 and Eq. 4, so starting
+    there leaves the student to learn what differs: images -> the teacher's latents. Needs ``rssm_hidden`` 0
+    (or equal to the teacher's)."""
     checkpoint_every: int = 250
     """Write a resumable checkpoint every this many updates."""
     log_every: int = 50

@@ -65,11 +65,12 @@ class DistillTerms:
     imag_prior: torch.Tensor
     actions: torch.Tensor | None
     action_match: torch.Tensor | None = None
+    teacher_forced: torch.Tensor | None = None
 
     def metrics(self) -> dict[str, float]:
         """Float metrics under ``distill/``."""
-        names = ("loss", "deter", "prior", "post", "imag_deter", "imag_prior", "action_match")
-        return {f"distill/{n}": float(getattr(self, n).detach()) for n in names}
+        names = ("loss", "deter", "prior", "post", "imag_deter", "imag_prior", "action_match", "teacher_forced")
+        return {f"distill/{n}": float(getattr(self, n).detach()) for n in names if getattr(self, n) is not None}
 
 
 def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -157,6 +158,13 @@ def distillation_loss(
             s_act = teacher_actor(student.rssm.get_feat(s_post)).mode()
         action_match = _sq_dist(t_act, s_act).sum(1).mean()
         loss = loss + config.action_match * action_match
+    teacher_forced = zero
+    if config.teacher_forced > 0:
+        # The student's posterior head fed the *teacher's* h (B, L, D) with its own embedding: a per-step target
+        # that needs no credit assignment through the recurrence (see DistillConfig.teacher_forced).
+        tf_logits, _ = student.rssm._dist(student.rssm.post_net(torch.cat([t_post["deter"], s_embed], -1)))
+        teacher_forced = kl_categorical(tf_logits, t_post["logits"]).sum(1).mean()
+        loss = loss + config.teacher_forced * teacher_forced
     imag_deter, imag_prior, actions = zero, zero, None
 
     # --- Eq. 4: distillation in imagination (Algorithm 1 lines 8-11) ------------------------------------
@@ -175,4 +183,4 @@ def distillation_loss(
         imag_deter = _sq_dist(t_states["deter"][:, 1:], s_states["deter"][:, 1:]).sum(1).mean()
         imag_prior = kl_categorical(s_states["logits"][:, 1:], t_states["logits"][:, 1:]).sum(1).mean()
         loss = loss + config.imagined_scale * (imag_deter + imag_prior)
-    return DistillTerms(loss, deter, prior, post, imag_deter, imag_prior, actions, action_match)
+    return DistillTerms(loss, deter, prior, post, imag_deter, imag_prior, actions, action_match, teacher_forced)

@@ -80,6 +80,10 @@ def collect_dataset(
     env_kwargs: Mapping[str, Any] | None = None,
     progress: bool = True,
     action_noise: tuple[float, float] = (0.0, 0.0),
+    driver: TwistAgent | None = None,
+    teacher_prob: float = 0.0,
+    push_rate: float = 0.0,
+    push_steps: tuple[int, int] = (3, 15),
 ) -> int:
     """Roll out a trained teacher (it reads ``state``) in the paired, train-randomised env; store every episode.
 
@@ -102,6 +106,16 @@ def collect_dataset(
         env_kwargs: extra ``gym.make`` kwargs (default ``obs_mode="paired", randomization="train"``).
         progress: show a progress bar.
         action_noise: ``(low, high)`` range of the per-episode noise scale (actions live in the env's bounds).
+        driver: a student that acts instead of the teacher (on the paired observation's pixels): a DAgger
+            round. The stored rows are the same either way (state, pixels, executed action), so the teacher's
+            latents along the *student's* trajectory are what Eq. 3 and Eq. 4 distil on them.
+        teacher_prob: with a ``driver``, the probability that a step's action is the teacher's instead
+            (DAgger's mixture; both models keep filtering the executed action).
+        push_rate: expected number of *pushes* per 100 steps. A push replaces the policy's action by one
+            uniform random action held for ``U{push_steps}`` steps. Held actions move the system far (white
+            noise of the same size averages out), so D holds states off the expert's narrow band *and* the
+            teacher's recovery from them: what the student meets when its own small errors have pushed it.
+        push_steps: ``(low, high)`` duration of a push, inclusive.
 
     Returns:
         The env steps stored in ``episodes_dir``.
@@ -125,14 +139,28 @@ def collect_dataset(
             sigma = rng.uniform(*action_noise) * (high - low) / 2.0
             episode: dict[str, list[Any]] = defaultdict(list)
             _append_row(episode, obs, np.zeros(low.shape, np.float32), 0.0, True, False, False)
-            state, done = None, False
+            state, d_state, done = None, None, False
+            push_left, push_action = 0, np.zeros_like(low)
             while not done:
-                action, state = teacher.act(obs, state, True)
+                action, state = teacher.act(obs, state, driver is None)
+                if driver is not None:
+                    d_action, d_state = driver.act(obs, d_state, False)
+                    action = action if rng.random() < teacher_prob else d_action
                 action = np.clip(action + sigma * rng.standard_normal(action.shape), low, high).astype(np.float32)
+                if push_left == 0 and push_rate > 0 and rng.random() < push_rate / 100.0:
+                    push_left = int(rng.integers(push_steps[0], push_steps[1] + 1))
+                    push_action = rng.uniform(low, high).astype(np.float32)
+                if push_left > 0:
+                    action, push_left = push_action, push_left - 1
                 next_obs, reward, terminated, truncated, _ = env.step(action)
                 obs = as_obs_dict(next_obs)
                 done = bool(terminated or truncated)
                 norm = (2.0 * (action - low) / (high - low) - 1.0).astype(np.float32)
+                # Both filters must see the action that was executed (noise, push or the other policy's): it is
+                # the a_{t-1} of their next step, as it is in the stored row.
+                executed = torch.as_tensor(norm, device=teacher.device)[None]
+                state = (state[0], executed)
+                d_state = (d_state[0], executed) if d_state is not None else None
                 _append_row(episode, obs, norm, float(reward), False, done, bool(terminated))
                 bar.update(1)
             store.add({k: np.stack(v) for k, v in episode.items()})

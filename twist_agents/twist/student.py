@@ -7,6 +7,7 @@ decoder is the most expensive part of an update.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -56,6 +57,7 @@ class StudentWorldModel(nn.Module):
         obs_shapes: Mapping[str, Sequence[int]],
         encode: Sequence[str] = ("pixels",),
         encoder: EncoderConfig | None = None,
+        rssm_hidden: int = 0,
     ) -> StudentWorldModel:
         """A student whose RSSM matches ``teacher``'s, reading ``encode`` (default: pixels).
 
@@ -64,8 +66,12 @@ class StudentWorldModel(nn.Module):
             obs_shapes: shapes of the student's observation keys (e.g. ``{"pixels": (64, 64, 3)}``).
             encode: the student's keys.
             encoder: encoder sizes (default: the teacher's encoder config, whose ``cnn_depth`` sizes the CNN).
+            rssm_hidden: width of the student RSSM's MLP layers (0: the teacher's); latent shapes stay the teacher's.
         """
-        return cls(obs_shapes, encode, encoder or teacher.config.encoder, teacher.config.rssm, teacher.action_dim)
+        rssm = teacher.config.rssm
+        if rssm_hidden:
+            rssm = dataclasses.replace(rssm, hidden=rssm_hidden)
+        return cls(obs_shapes, encode, encoder or teacher.config.encoder, rssm, teacher.action_dim)
 
     @property
     def device(self) -> torch.device:
