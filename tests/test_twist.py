@@ -254,3 +254,64 @@ def test_latent_error_traces_are_zero_for_a_student_that_copies_the_teacher(tmp_
     plot_latent_errors({**summary, "randomization": "test"}, tmp_path / "e.png")
     assert (tmp_path / "e.png").stat().st_size > 1000
     env.close()
+
+
+def test_init_from_teacher_copies_the_dynamics_so_imagination_matches_from_equal_starts():
+    """Eq. 4 replays the teacher's actions: a student started from the teacher's dynamics follows them exactly."""
+    t = teacher()
+    agent = TwistAgent(t, {"pixels": (64, 64, 3)}, dataclasses.replace(CFG, init_from_teacher=True), seed=0)
+    fresh = TwistAgent(t, {"pixels": (64, 64, 3)}, CFG, seed=0)
+    trssm, srssm = t.world_model.rssm, agent.student.rssm
+    start = {
+        k: v[:, -1]
+        for k, v in trssm.observe(
+            t.world_model.encoder({"state": torch.as_tensor(batch()["state"])}),
+            torch.as_tensor(batch()["action"]),
+            torch.as_tensor(batch()["is_first"]),
+            sample=False,
+        )[0].items()
+    }
+    actions = torch.rand(3, 4, 2) * 2 - 1
+    with torch.no_grad():
+        want, _ = trssm.imagine(start, actions, 4, sample=False)
+        got, _ = srssm.imagine(start, actions, 4, sample=False)
+        other, _ = fresh.student.rssm.imagine(start, actions, 4, sample=False)
+    assert torch.allclose(got["deter"], want["deter"]) and torch.allclose(got["logits"], want["logits"])
+    assert not torch.allclose(other["deter"], want["deter"])  # the default: a fresh student
+    deter = trssm.config.deter  # the posterior's h columns are the teacher's, its embedding columns are new
+    w_t, w_s = trssm.post_net.hidden[0].weight, srssm.post_net.hidden[0].weight
+    assert torch.equal(w_s[:, :deter], w_t[:, :deter]) and w_s.shape[1] > w_t.shape[1]
+
+
+def test_teacher_forced_term_is_zero_for_a_copy_and_positive_for_a_fresh_student():
+    t = teacher()
+    cfg = dataclasses.replace(CFG, teacher_forced=1.0)
+    terms = distillation_loss(t.world_model, t.actor, copy_student(t), torch_batch(t, batch()), cfg)
+    assert float(terms.teacher_forced) == pytest.approx(0.0, abs=1e-6)
+    fresh = StudentWorldModel.for_teacher(t.world_model, SHAPES)
+    terms = distillation_loss(t.world_model, t.actor, fresh, torch_batch(t, batch()), cfg)
+    assert float(terms.teacher_forced) > 0 and "distill/teacher_forced" in terms.metrics()
+    off = distillation_loss(t.world_model, t.actor, fresh, torch_batch(t, batch()), CFG)
+    assert float(off.teacher_forced) == 0.0
+
+
+def test_dataset_pushes_hold_random_actions_and_a_driver_acts_in_dagger_rounds(tmp_path):
+    from twist_agents.data import EpisodeStore
+    from twist_agents.twist.pipeline import DEMO_ENV, collect_dataset, shipped_teacher
+
+    shipped = DreamerAgent.from_checkpoint(shipped_teacher(DEMO_ENV, "cpu"))
+    kwargs = {"max_episode_steps": 40, "randomization": "none"}
+    collect_dataset(
+        shipped, DEMO_ENV, tmp_path / "p", 40, env_kwargs=kwargs, progress=False, push_rate=100.0, push_steps=(4, 4)
+    )
+    act = EpisodeStore(tmp_path / "p").load(EpisodeStore(tmp_path / "p").paths[0])["action"][1:, 0]  # (40,)
+    held = np.diff(act) == 0
+    assert held.mean() >= 0.7  # a push starts on every free step and holds its action for 4 steps
+    student = TwistAgent(shipped, {"pixels": (64, 64, 3)}, CFG, seed=0)
+    collect_dataset(shipped, DEMO_ENV, tmp_path / "d", 40, env_kwargs=kwargs, progress=False, driver=student)
+    ep = EpisodeStore(tmp_path / "d").load(EpisodeStore(tmp_path / "d").paths[0])
+    low, high = -1.0, 1.0  # cartpole's action bounds: stored actions are the driver's, normalised
+    state = None
+    for t_ in range(5):  # replay the driver on the stored pixels: it chose every stored action
+        a, state = student.act({"pixels": ep["pixels"][t_]}, state, False)
+        assert np.allclose(2 * (a - low) / (high - low) - 1, ep["action"][t_ + 1], atol=1e-5)
