@@ -1,4 +1,4 @@
-"""A generic training loop for agents that learn from the on-disk episode store, and ``train_dreamer``.
+"""The generic training loop for agents that learn from the on-disk episode store.
 
 One loop, readable top to bottom (:func:`train`)::
 
@@ -23,7 +23,7 @@ Run directory::
     run_dir/config.json            agent + loop config, env id and kwargs
     run_dir/episodes/*.npz         every finished episode (all keys the env returns)
     run_dir/checkpoints/ckpt-<env_steps>/{agent.pt, loop.pt}   last ``keep_checkpoints`` (>= 2) kept
-    run_dir/metrics.csv            wide: step (env steps), then one column per metric (runner's MetricsLogger)
+    run_dir/metrics.csv            wide: step (env steps), then one column per metric (``MetricsLogger``)
     run_dir/tb/                    TensorBoard events (same scalars)
 """
 
@@ -31,35 +31,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
-import os
-import shutil
 import time
-import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from twist_agents.data import EpisodeStore, SequenceSampler, move_aside
-from twist_agents.errors import RunFileError, describe
+from twist_agents.data import EpisodeStore, SequenceSampler
 from twist_agents.protocol import Agent
-from twist_agents.runner.metrics import MetricsLogger
-
-T = TypeVar("T")
-
-AGENT_VARIANTS: dict[str, dict[str, Any]] = {
-    "oracle": {"encode": ("state",), "decode": ("state",), "env_kwargs": {}},
-    "dreamer-dr": {"encode": ("pixels",), "decode": ("pixels",), "env_kwargs": {"randomization": "train"}},
-    "dreamer-nodr": {"encode": ("pixels",), "decode": ("pixels",), "env_kwargs": {"randomization": "none"}},
-    "state-recon": {"encode": ("pixels",), "decode": ("state",), "env_kwargs": {"randomization": "train"}},
-}
-"""Dreamer variants (DESIGN.md): encode/decode keys and the env kwargs they imply."""
+from twist_agents.training.checkpoints import load_newest_checkpoint, save_checkpoint
+from twist_agents.training.episodes import append_row, as_obs_dict, episode_seed
+from twist_agents.training.evaluate import episode_returns
+from twist_agents.training.metrics import MetricsLogger
 
 
 @dataclass(frozen=True)
@@ -128,182 +116,8 @@ LOOP_PRESETS: dict[str, LoopConfig] = {
     # The paper's scale (DreamerV3 DMC defaults).
     "paper": LoopConfig(),
 }
-"""Loop settings that go with each Dreamer preset of :func:`~twist_agents.dreamer.config.dreamer_config`."""
-
-
-def as_obs_dict(obs: Any) -> dict[str, np.ndarray]:
-    """Envs with a ``Dict`` observation pass through; a plain array becomes ``{"state": obs}``."""
-    if isinstance(obs, Mapping):
-        return {k: np.asarray(v) for k, v in obs.items()}
-    return {"state": np.asarray(obs, np.float32)}
-
-
-def obs_space_of(env: gym.Env) -> gym.spaces.Dict:
-    """The env's observation space as a ``Dict`` (see :func:`as_obs_dict`)."""
-    space = env.observation_space
-    return space if isinstance(space, gym.spaces.Dict) else gym.spaces.Dict({"state": space})
-
-
-def _episode_seed(seed: int, index: int, eval_: bool = False) -> int:
-    # Distinct, reproducible reset seeds per episode; evaluation episodes use a disjoint stream.
-    return int(np.random.SeedSequence([seed, index, int(eval_)]).generate_state(1)[0])
-
-
-def evaluate(agent: Agent, env: gym.Env, episodes: int, seed: int, start_index: int = 0) -> list[float]:
-    """Run ``episodes`` episodes with ``explore=False``; return their undiscounted returns."""
-    returns = []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=_episode_seed(seed, start_index + i, eval_=True))
-        state, total, done = None, 0.0, False
-        while not done:
-            action, state = agent.act(as_obs_dict(obs), state, False)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return returns
-
-
-CORRUPT_DIR = "corrupt"
-"""Sub-folder of ``checkpoints/`` that receives checkpoints that fail to load (nothing is deleted)."""
-SUPERSEDED_DIR = "superseded"
-"""Sub-folder of ``checkpoints/`` for checkpoints newer than the run's step count after episodes were set aside."""
-MIN_KEEP_CHECKPOINTS = 2
-"""Checkpoints kept at least, whatever ``keep_checkpoints`` says: a torn newest one always has a fallback."""
-
-log = logging.getLogger(__name__)
-
-
-def _checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoint folders (``loop.pt`` is written last), oldest first."""
-    ckpt_dir = run_dir / "checkpoints"
-    if not ckpt_dir.exists():
-        return []
-    return sorted(p for p in ckpt_dir.iterdir() if p.name.startswith("ckpt-") and (p / "loop.pt").exists())
-
-
-def _checkpoint_damage(ckpt: Path) -> str | None:
-    """Why a checkpoint folder is unreadable judging by its files' zip directories (cheap), or ``None``.
-
-    ``torch.save`` writes zip archives; a truncated file has no central directory at its end.
-    """
-    for name in ("agent.pt", "loop.pt"):
-        try:
-            with zipfile.ZipFile(ckpt / name):
-                pass
-        except (zipfile.BadZipFile, OSError) as e:
-            return f"{name}: {type(e).__name__}: {e}"
-    return None
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint folder of a run whose files look intact, or ``None``.
-
-    A newer checkpoint whose ``agent.pt`` / ``loop.pt`` is torn (see :func:`_checkpoint_damage`) is
-    reported as a warning and skipped, so callers get the previous one.
-    """
-    for ckpt in reversed(_checkpoints(Path(run_dir))):
-        reason = _checkpoint_damage(ckpt)
-        if reason is None:
-            return ckpt
-        log.warning("checkpoint %s does not load (%s); trying the previous one", ckpt, reason)
-    return None
-
-
-def load_newest_checkpoint(
-    run_dir: str | Path, load: Callable[[Path], T], set_aside: bool = True
-) -> tuple[Path, T] | None:
-    """Call ``load(checkpoint_folder)`` on the newest checkpoint, falling back to older ones.
-
-    A checkpoint whose ``load`` raises is reported (a warning with its path and the reason) and, with
-    ``set_aside``, moved into ``checkpoints/corrupt/`` so that checkpoint rotation never deletes the good
-    older one in its favour. Nothing is deleted.
-
-    Args:
-        run_dir: the run directory.
-        load: reads one checkpoint folder (e.g. ``agent.load(folder / "agent.pt")``) and returns what it read.
-        set_aside: move checkpoints that fail into ``checkpoints/corrupt/`` (training resumes); ``False``
-            leaves the run untouched (evaluation).
-
-    Returns:
-        ``(folder, load(folder))`` of the newest checkpoint that loads, or ``None`` if the run has none.
-
-    Raises:
-        RunFileError: checkpoints exist but none of them loads (names each and why).
-    """
-    run_dir = Path(run_dir)
-    failures: list[str] = []
-    for ckpt in reversed(_checkpoints(run_dir)):
-        try:
-            return ckpt, load(ckpt)
-        except Exception as e:  # noqa: BLE001  (any damage: torn zip, bad pickle, missing keys)
-            reason = describe(e)
-        failures.append(f"{ckpt.name}: {reason}")
-        moved = move_aside(ckpt, ckpt.parent / CORRUPT_DIR) if set_aside else None
-        log.warning(
-            "checkpoint %s does not load (%s)%s; trying the previous one",
-            ckpt,
-            reason,
-            f"; moved it to {moved}" if moved is not None else "",
-        )
-    if not failures:
-        return None
-    what_to_do = (
-        f"they were moved to {run_dir / 'checkpoints' / CORRUPT_DIR}; run the same command again to retrain the "
-        "agent from the stored episodes, or use a new run directory"
-        if set_aside
-        else "train the run again with `twist train` (it keeps the stored episodes)"
-    )
-    raise RunFileError(f"no checkpoint of {run_dir} loads ({'; '.join(failures)}); {what_to_do}")
-
-
-def _save_checkpoint(run_dir: Path, agent: Agent, loop_state: dict[str, Any], keep: int) -> Path:
-    """Write ``agent.pt`` + ``loop.pt`` into a temp folder, then rename it into place (atomic).
-
-    Keeps the newest ``max(keep, MIN_KEEP_CHECKPOINTS)`` checkpoints. Checkpoints *newer* than this one
-    (the run's step count went back because damaged episodes were set aside) are moved into
-    ``checkpoints/superseded/``: left in place, they would sort as the newest and be resumed instead of this one.
-    """
-    ckpt_dir = run_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    final = ckpt_dir / f"ckpt-{loop_state['counters']['env_steps']:010d}"
-    tmp = ckpt_dir / f".tmp-{final.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    agent.save(tmp / "agent.pt")
-    torch.save(loop_state, tmp / "loop.pt")
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if final.exists():  # same step count twice (e.g. final checkpoint right after a periodic one)
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    for stale in [p for p in _checkpoints(run_dir) if p.name > final.name]:
-        move_aside(stale, ckpt_dir / SUPERSEDED_DIR)
-    for old in _checkpoints(run_dir)[: -max(keep, MIN_KEEP_CHECKPOINTS)]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def _append_row(
-    episode: dict[str, list[Any]],
-    obs: Mapping[str, np.ndarray],
-    action: np.ndarray,
-    reward: float,
-    first: bool,
-    last: bool,
-    terminal: bool,
-) -> None:
-    """Append row ``t`` (see :mod:`twist_agents.data.store`): ``o_t`` and the transition that led to it."""
-    for k, v in obs.items():
-        episode[k].append(v)
-    episode["action"].append(action)
-    episode["reward"].append(np.float32(reward))
-    episode["is_first"].append(first)
-    episode["is_last"].append(last)
-    episode["is_terminal"].append(terminal)
+"""Loop settings per preset (:data:`~twist_agents.presets.PRESETS`); the Dreamer trainer pairs each with the
+agent config of the same name."""
 
 
 def train(
@@ -390,21 +204,21 @@ def train(
     def progress() -> dict[str, float]:
         return {"updates": float(loop["updates"]), "wall_s": time.time() - t0}
 
-    def save_checkpoint() -> None:
+    def checkpoint() -> None:
         loop["wall_s"] = time.time() - t0
         state = {
             "counters": dict(loop),
             "numpy_rng": rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
         }
-        _save_checkpoint(run_dir, agent, state, config.keep_checkpoints)
+        save_checkpoint(run_dir, agent, state, config.keep_checkpoints)
 
     try:
         while loop["env_steps"] < config.steps:
-            obs = as_obs_dict(env.reset(seed=_episode_seed(config.seed, loop["episodes"]))[0])
+            obs = as_obs_dict(env.reset(seed=episode_seed(config.seed, loop["episodes"]))[0])
             episode: dict[str, list[Any]] = defaultdict(list)
 
-            _append_row(episode, obs, np.zeros(low.shape, np.float32), 0.0, True, False, False)
+            append_row(episode, obs, np.zeros(low.shape, np.float32), 0.0, True, False, False)
             agent_state, done, ep_return = None, False, 0.0
             while not done:
                 if loop["env_steps"] < config.prefill:
@@ -415,7 +229,7 @@ def train(
                 obs = as_obs_dict(next_obs)
                 done = bool(terminated or truncated)
                 norm_action = (2.0 * (action - low) / (high - low) - 1.0).astype(np.float32)
-                _append_row(episode, obs, norm_action, float(reward), False, done, bool(terminated))
+                append_row(episode, obs, norm_action, float(reward), False, done, bool(terminated))
                 ep_return += float(reward)
                 loop["env_steps"] += 1
                 if bar is not None:
@@ -446,7 +260,7 @@ def train(
                 on_episode({**summary, **loop})
 
             if next_eval is not None and eval_env is not None and loop["env_steps"] >= next_eval:
-                last_eval = evaluate(agent, eval_env, config.eval_episodes, config.seed, loop["eval_index"])
+                last_eval = episode_returns(agent, eval_env, config.eval_episodes, config.seed, loop["eval_index"])
                 loop["eval_index"] += config.eval_episodes
                 writer.log(
                     loop["env_steps"],
@@ -458,7 +272,7 @@ def train(
                 )
                 next_eval = (loop["env_steps"] // config.eval_every + 1) * config.eval_every
             if loop["env_steps"] >= next_ckpt or loop["env_steps"] >= config.steps:
-                save_checkpoint()
+                checkpoint()
                 next_ckpt = (loop["env_steps"] // config.checkpoint_every + 1) * config.checkpoint_every
     finally:
         writer.close()
@@ -466,94 +280,3 @@ def train(
             bar.close()
     loop["wall_s"] = time.time() - t0
     return {**loop, "eval_returns": last_eval, "run_dir": str(run_dir)}
-
-
-# ---------------------------------------------------------------------------------------------- Dreamer
-def make_env(env_id: str, seed: int | None = None, **kwargs: Any) -> gym.Env:
-    """``gym.make`` after importing ``twist_envs`` (registers the ``TWIST/`` ids).
-
-    ``env_id`` may also be ``"module:Id"`` (Gymnasium imports ``module`` first).
-    """
-    if env_id.startswith("TWIST/"):
-        import twist_envs  # noqa: F401  (registers the ids)
-    env = gym.make(env_id, **kwargs)
-    if seed is not None:
-        env.action_space.seed(seed)
-    return env
-
-
-def train_dreamer(
-    env_id: str,
-    agent: str = "oracle",
-    preset: str = "cpu",
-    seed: int = 0,
-    steps: int | None = None,
-    run_dir: str | Path = "runs/dreamer",
-    resume: bool = False,
-    env_kwargs: Mapping[str, Any] | None = None,
-    eval_env_kwargs: Mapping[str, Any] | None = None,
-    loop_overrides: Mapping[str, Any] | None = None,
-    device: str = "cpu",
-    agent_overrides: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Train a Dreamer variant (Oracle, Dreamer +-DR, State Recon) end to end; the CLI's ``train``.
-
-    Args:
-        env_id: e.g. ``"TWIST/CartpoleBalance-Distracting-v0"``.
-        agent: one of :data:`AGENT_VARIANTS` (``oracle``, ``dreamer-dr``, ``dreamer-nodr``, ``state-recon``).
-        preset: ``debug`` / ``cpu`` / ``paper`` (agent sizes and loop settings).
-        seed: seed of everything.
-        steps: env steps (default: the preset's).
-        run_dir: run directory.
-        resume: continue a killed run (its ``config.json`` agent config is reused).
-        env_kwargs: extra ``gym.make`` kwargs (e.g. ``{"obs_mode": "state", "max_episode_steps": 100}``).
-            The default ``obs_mode`` is the env's (``"paired"``), so the Oracle's run also stores
-            the pixels that TWIST distils from.
-        eval_env_kwargs: kwargs of the evaluation env (default: ``env_kwargs``).
-        loop_overrides: :class:`LoopConfig` fields to replace (e.g. ``{"checkpoint_every": 200}``).
-        device: torch device.
-        agent_overrides: fields of the preset's agent config to replace, by sub-config:
-            ``{"behavior": {"imag_starts": 0}, "world_model": {"lr": 3e-4}}`` (for experiments).
-
-    Returns:
-        :func:`train`'s summary.
-    """
-    from twist_agents.dreamer import DreamerAgent, config_from_dict, dreamer_config
-
-    if agent not in AGENT_VARIANTS:
-        raise ValueError(f"train_dreamer: unknown agent {agent!r}; choose one of {sorted(AGENT_VARIANTS)}")
-    if preset not in LOOP_PRESETS:
-        raise ValueError(f"train_dreamer: unknown preset {preset!r}; choose one of {sorted(LOOP_PRESETS)}")
-    variant = AGENT_VARIANTS[agent]
-    kwargs = {**variant["env_kwargs"], **(env_kwargs or {})}
-    if not env_id.startswith("TWIST/"):
-        kwargs = dict(env_kwargs or {})  # foreign envs may not know our kwargs (randomization, ...)
-    loop_cfg = dataclasses.replace(LOOP_PRESETS[preset], seed=seed, **(loop_overrides or {}))
-    if steps is not None:
-        loop_cfg = dataclasses.replace(loop_cfg, steps=steps)
-    cfg = dreamer_config(preset, encode=variant["encode"], decode=variant["decode"], device=device)
-    for part, fields in (agent_overrides or {}).items():
-        cfg = dataclasses.replace(cfg, **{part: dataclasses.replace(getattr(cfg, part), **fields)})
-    config_file = Path(run_dir) / "config.json"
-    if resume and config_file.exists():
-        try:
-            cfg = dataclasses.replace(config_from_dict(json.loads(config_file.read_text())["agent"]), device=device)
-        except (ValueError, KeyError, TypeError) as e:  # torn JSON: the preset gives the same agent config
-            log.warning("%s does not load (%s); using the %r preset's agent config", config_file, describe(e), preset)
-
-    env = make_env(env_id, seed, **kwargs)
-    eval_env = make_env(env_id, seed, **(dict(eval_env_kwargs) if eval_env_kwargs is not None else kwargs))
-    try:
-        dreamer = DreamerAgent(cfg, obs_space_of(env), env.action_space, seed=seed)  # type: ignore[arg-type]
-        info = {
-            "agent": dataclasses.asdict(cfg),
-            "variant": agent,
-            "env_id": env_id,
-            "env_kwargs": kwargs,
-            "preset": preset,
-            "seed": seed,
-        }
-        return train(dreamer, env, run_dir, loop_cfg, eval_env=eval_env, resume=resume, run_info=info)
-    finally:
-        env.close()
-        eval_env.close()
