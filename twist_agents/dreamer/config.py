@@ -1,6 +1,6 @@
 """Frozen configuration dataclasses for the Dreamer agent, with the presets ``debug``, ``cpu`` and ``paper``.
 
-Every component receives its own sub-config (DESIGN.md, "Agent contract"). Variants are
+Every component receives its own sub-config. Variants are
 configurations, not subclasses: which observation keys the world model *encodes* and which it
 *decodes* decides whether an agent is the Oracle, Dreamer (with or without DR) or State Recon::
 
