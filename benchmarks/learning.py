@@ -3,7 +3,7 @@
     MUJOCO_GL=egl .venv/bin/python benchmarks/learning.py \\
         --envs TWIST/CartpoleBalance-Distracting-v0 --seeds 0,1,2 --steps 50000 [--jobs 2]
 
-Each (env, seed) run trains ``twist_agents.runner.loop.train_dreamer(agent="oracle")`` with the shipped
+Each (env, seed) run trains ``twist_agents.dreamer.trainer.train_dreamer(agent="oracle")`` with the shipped
 preset (``--preset cpu``) on ``obs_mode="state", randomization="none"``, evaluates every ``--eval-every``
 agent steps on ``--eval-episodes`` episodes with the policy's mode (``explore=False``), and records the
 curve. Runs live in ``--runs-dir`` and resume after an interruption (run the same command again): a
@@ -197,7 +197,7 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    from twist_agents.runner.loop import train_dreamer
+    from twist_agents.dreamer.trainer import train_dreamer
 
     ov = job["overrides"]
     loop_ov = {

@@ -75,7 +75,7 @@ def bench_variant(name: str, preset: str, n_updates: int, n_env: int, seed: int 
     import twist_envs  # noqa: F401
     from twist_agents.data import EpisodeStore, SequenceSampler
     from twist_agents.dreamer import DreamerAgent, dreamer_config
-    from twist_agents.runner.loop import LOOP_PRESETS
+    from twist_agents.training.loop import LOOP_PRESETS
 
     encode, decode, obs_mode = VARIANTS[name]
     loop = LOOP_PRESETS[preset]
@@ -135,7 +135,7 @@ def bench_variant(name: str, preset: str, n_updates: int, n_env: int, seed: int 
 def bench_twist(preset: str, n_updates: int, seed: int = 0) -> dict[str, float]:
     """Distillation updates/s vs pixel Dreamer world-model updates/s on identical synthetic batches."""
     from twist_agents.dreamer import DreamerAgent, dreamer_config
-    from twist_agents.runner.loop import LOOP_PRESETS
+    from twist_agents.training.loop import LOOP_PRESETS
     from twist_agents.twist import TwistAgent, distill_config
 
     shapes = {"state": (5,), "pixels": (64, 64, 3)}

@@ -47,7 +47,8 @@ def _teacher_path(args: dict[str, Any], seed: int) -> Path:
     """The teacher checkpoint for ``seed``: the learning benchmark's run, else one trained here (resumable)."""
     import torch
 
-    from twist_agents.runner.loop import latest_checkpoint, train_dreamer
+    from twist_agents.dreamer.trainer import train_dreamer
+    from twist_agents.training.checkpoints import latest_checkpoint
 
     name = args["env"].replace("/", "_") + f"_{args['preset']}_seed{seed}"
     learned = latest_checkpoint(Path(args["learning_runs"]) / name)
@@ -99,7 +100,8 @@ def _variant_job(job: dict[str, Any]) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     from twist_agents.dreamer import DreamerAgent
-    from twist_agents.runner.loop import evaluate, make_env
+    from twist_agents.training.envs import make_env
+    from twist_agents.training.evaluate import episode_returns as evaluate
     from twist_agents.twist.config import distill_config
     from twist_agents.twist.pipeline import RandomAgent, distil
 

@@ -23,7 +23,8 @@ import torch
 from twist_agents.data import EpisodeStore, SequenceSampler
 from twist_agents.errors import RunFileError, UserError
 from twist_agents.runner.cli import main
-from twist_agents.runner.loop import LOOP_PRESETS, LoopConfig, latest_checkpoint, train
+from twist_agents.training.checkpoints import latest_checkpoint
+from twist_agents.training.loop import LOOP_PRESETS, LoopConfig, train
 
 ENV = "TWIST/CartpoleBalance-Distracting-v0"
 DEBUG = ["--preset", "debug"]

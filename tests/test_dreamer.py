@@ -247,7 +247,9 @@ def test_debug_preset_oracle_learns_cartpole_balance(tmp_path):
     policy still fluctuates after 3000 steps, so the best of the last three checkpoints counts.
     """
     import twist_envs  # noqa: F401
-    from twist_agents.runner.loop import evaluate, obs_space_of, train_dreamer
+    from twist_agents.dreamer.trainer import train_dreamer
+    from twist_agents.training.episodes import obs_space_of
+    from twist_agents.training.evaluate import episode_returns as evaluate
 
     env_kwargs = {"obs_mode": "state", "max_episode_steps": 200}
     start = time.time()

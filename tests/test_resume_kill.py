@@ -17,7 +17,8 @@ import torch
 
 from twist_agents.data import EpisodeStore, load_episode
 from twist_agents.dreamer import DreamerAgent, dreamer_config
-from twist_agents.runner.loop import LOOP_PRESETS, latest_checkpoint, train
+from twist_agents.training.checkpoints import latest_checkpoint
+from twist_agents.training.loop import LOOP_PRESETS, train
 
 torch.set_num_threads(1)  # 2 shared cores: intra-op threads only add contention
 ENV_ID = "TWIST/CartpoleBalance-Distracting-v0"

@@ -13,7 +13,7 @@ import torch
 
 from twist_agents.runner.agents import AGENTS
 from twist_agents.runner.cli import main
-from twist_agents.runner.evaluate import evaluate, make_eval_env
+from twist_agents.training.evaluate import evaluate, make_eval_env
 
 ENV = "TWIST/CartpoleBalance-Distracting-v0"
 TINY = ["--preset", "debug", "--steps", "60", "--max-episode-steps", "30"]

@@ -229,7 +229,7 @@ def test_shipped_teacher_loads_and_its_dataset_pairs_state_with_images(tmp_path)
 
 def test_latent_error_traces_are_zero_for_a_student_that_copies_the_teacher(tmp_path):
     """The diagnostic compares the two filters step by step; identical filters give exactly zero error."""
-    from twist_agents.runner.loop import make_env
+    from twist_agents.training.envs import make_env
     from twist_agents.twist.diagnostics import latent_error_trace, plot_latent_errors
     from twist_agents.twist.pipeline import DEMO_ENV
 

@@ -1,4 +1,4 @@
-"""The one protocol every agent implements (DESIGN.md, "Agent contract").
+"""The one protocol every agent implements.
 
 The runner (train / eval / compare) knows only this protocol, so TWIST, the Dreamer baselines and
 asymmetric SAC are interchangeable behind it.

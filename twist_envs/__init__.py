@@ -19,7 +19,7 @@ def _register(env_id: str, entry_point: str, max_episode_steps: int, **kwargs: o
         register(id=env_id, entry_point=entry_point, max_episode_steps=max_episode_steps, kwargs=kwargs)
 
 
-# One flat list (DESIGN.md). Distracting Control: 1000 control steps / action_repeat 2 = 500 env steps.
+# One flat list. Distracting Control: 1000 control steps / action_repeat 2 = 500 env steps.
 _register("TWIST/CupCatch-Distracting-v0", _DISTRACTING, 500, task="CupCatch")
 _register("TWIST/CartpoleBalance-Distracting-v0", _DISTRACTING, 500, task="CartpoleBalance")
 _register("TWIST/CheetahRun-Distracting-v0", _DISTRACTING, 500, task="CheetahRun")

@@ -7,7 +7,7 @@ Public API (what TWIST distillation, the runner and the baselines build on)::
     )
 
 Configs: ``dreamer_config(preset, encode=("state",), decode=("state",), **overrides)`` with presets
-``"debug"``, ``"cpu"``, ``"paper"``; variants (DESIGN.md) are encode/decode key tuples:
+``"debug"``, ``"cpu"``, ``"paper"``; variants are encode/decode key tuples:
 Oracle ``("state",)/("state",)``, Dreamer +-DR ``("pixels",)/("pixels",)``, State Recon
 ``("pixels",)/("state",)``.
 

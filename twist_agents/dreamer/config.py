@@ -1,6 +1,6 @@
 """Frozen configuration dataclasses for the Dreamer agent, with the presets ``debug``, ``cpu`` and ``paper``.
 
-Every component receives its own sub-config (DESIGN.md, "Agent contract"). Variants are
+Every component receives its own sub-config. Variants are
 configurations, not subclasses: which observation keys the world model *encodes* and which it
 *decodes* decides whether an agent is the Oracle, Dreamer (with or without DR) or State Recon::
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-PRESETS = ("debug", "cpu", "paper")
-"""Names accepted by :func:`dreamer_config`."""
+from twist_agents.presets import PRESETS as PRESETS  # re-exported: the names dreamer_config accepts
+from twist_agents.presets import check_preset
 
 
 @dataclass(frozen=True)
@@ -210,8 +210,7 @@ def dreamer_config(
     Raises:
         ValueError: for an unknown preset or empty encode/decode.
     """
-    if preset not in PRESETS:
-        raise ValueError(f"dreamer_config: unknown preset {preset!r}; choose one of {PRESETS}")
+    check_preset(preset, "dreamer_config")
     if not encode or not decode:
         raise ValueError("dreamer_config: encode and decode must name at least one observation key")
     if preset == "paper":

@@ -24,33 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from twist_agents.errors import UserError
+from twist_agents.presets import PRESETS
 from twist_agents.protocol import Agent
-
-
-@dataclass(frozen=True)
-class TrainRequest:
-    """One training run as the runner asks for it (CLI ``twist train``, one cell of ``compare``)."""
-
-    agent: str
-    """Agent name (a key of :data:`AGENTS`)."""
-    env_id: str
-    """Gymnasium id (e.g. ``TWIST/CartpoleBalance-Distracting-v0``)."""
-    run_dir: Path
-    """Run directory: config, metrics CSV, TensorBoard events, checkpoints, eval outputs."""
-    preset: str = "cpu"
-    """Size preset: ``debug`` (tests), ``cpu`` (this machine) or ``paper`` (paper scale)."""
-    seed: int = 0
-    """Seed of env and agent."""
-    steps: int | None = None
-    """Env-step budget (for ``twist``: the teacher's steps); ``None`` = the preset's default."""
-    distill_updates: int | None = None
-    """``twist`` only: student distillation updates; ``None`` = the preset's default."""
-    max_episode_steps: int | None = None
-    """Shorter training episodes (``None`` = the env's default, or the ``debug`` preset's)."""
-    resume: bool = True
-    """Continue from the run directory's checkpoint when there is one."""
-    progress: bool = True
-    """Show progress bars."""
+from twist_agents.runner.dreamer_runs import load_dreamer_run, load_twist_run, train_dreamer_variant, train_twist_run
+from twist_agents.runner.request import TrainRequest
 
 
 @dataclass(frozen=True)
@@ -84,8 +61,8 @@ every agent's run to seconds (100-step episodes) so that tests and a debug ``com
 
 def resolve(request: TrainRequest) -> TrainRequest:
     """Fill ``steps`` / ``max_episode_steps`` left as ``None`` from :data:`PRESET_DEFAULTS`."""
-    if request.preset not in PRESET_DEFAULTS:
-        raise UserError(f"unknown preset {request.preset!r}; choose one of {', '.join(PRESET_DEFAULTS)}")
+    if request.preset not in PRESETS:
+        raise UserError(f"unknown preset {request.preset!r}; choose one of {', '.join(PRESETS)}")
     d = PRESET_DEFAULTS[request.preset]
     from dataclasses import replace
 
@@ -120,38 +97,20 @@ def _load_asym_sac(run_dir: Path, preset: str) -> Agent:
     return load_asym_sac(run_dir, preset)
 
 
-# ---------------------------------------------------------------------------- Dreamer variants
-_DREAMER_VARIANTS: dict[str, dict[str, Any]] = {
-    "oracle": {"encode": ("state",), "decode": ("state",), "randomization": "train"},
-    "dreamer-dr": {"encode": ("pixels",), "decode": ("pixels",), "randomization": "train"},
-    "dreamer-nodr": {"encode": ("pixels",), "decode": ("pixels",), "randomization": "none"},
-    "state-recon": {"encode": ("pixels",), "decode": ("state",), "randomization": "train"},
-}
-"""Dreamer baselines are configurations (DESIGN.md): which keys the world model encodes / decodes."""
-
-
+# ---------------------------------------------------------------------------- Dreamer variants, TWIST
 def _train_dreamer(req: TrainRequest) -> None:
-    from twist_agents.runner.dreamer_runs import train_dreamer_variant
-
-    train_dreamer_variant(req, **_DREAMER_VARIANTS[req.agent])
+    train_dreamer_variant(req)
 
 
 def _load_dreamer(run_dir: Path, preset: str) -> Agent:
-    from twist_agents.runner.dreamer_runs import load_dreamer_run
-
     return load_dreamer_run(run_dir)
 
 
-# ---------------------------------------------------------------------------- TWIST
 def _train_twist(req: TrainRequest) -> None:
-    from twist_agents.runner.dreamer_runs import train_twist_run
-
     train_twist_run(req)
 
 
 def _load_twist(run_dir: Path, preset: str) -> Agent:
-    from twist_agents.runner.dreamer_runs import load_twist_run
-
     return load_twist_run(run_dir)
 
 

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from twist_agents.errors import UserError
+from twist_agents.presets import PRESETS
 from twist_agents.runner.agents import AGENTS, PRESET_DEFAULTS, TrainRequest
 from twist_agents.runner.validate import DEFAULT_CONNECT_TIMEOUT
 
@@ -95,7 +96,7 @@ def _add_debug(p: argparse.ArgumentParser, default: object) -> None:
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--preset",
-        choices=sorted(PRESET_DEFAULTS),
+        choices=sorted(PRESETS),
         default="cpu",
         help=f"size preset of networks and budgets: {_PRESET_HELP} (default: cpu)",
     )
@@ -272,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo",
         help="short end-to-end TWIST demo (teacher, distillation, held-out evaluation)",
-        description="A CPU-sized TWIST run (twist_agents.twist.pipeline.demo): start from the state teacher the "
+        description="A CPU-sized TWIST run (twist_agents.runner.demo.demo): start from the state teacher the "
         "project trained and ships (or train it: --from-scratch), record its paired state + randomised-image "
         "dataset, distil the pixel student, evaluate on held-out appearances, print a table. Resumable: run it "
         "again after an interruption. Options left out use the demo's defaults.",
@@ -285,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ENV_ID",
         help="env id (default: TWIST/CartpoleBalance-Distracting-v0)",
     )
-    p.add_argument("--preset", choices=sorted(PRESET_DEFAULTS), default=None, help="size preset (default: cpu)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None, help="size preset (default: cpu)")
     p.add_argument(
         "--from-scratch",
         action="store_true",
@@ -405,15 +406,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``twist demo``: delegates to :func:`twist_agents.twist.pipeline.demo`."""
+    """``twist demo``: delegates to :func:`twist_agents.runner.demo.demo`."""
     import inspect
 
+    from twist_agents.runner.demo import demo
     from twist_agents.runner.validate import check_env_for_agent, check_run_dir
 
-    try:
-        from twist_agents.twist.pipeline import demo
-    except ImportError as e:
-        raise UserError(f"twist demo is not available ({e}); reinstall the project with the README's setup") from None
     if args.run_dir is not None:
         check_run_dir(args.run_dir)
     if args.env_id is not None:

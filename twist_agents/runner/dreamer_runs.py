@@ -1,24 +1,24 @@
-"""Runner glue for the world-model agents: Dreamer variants (:mod:`twist_agents.runner.loop`) and TWIST.
+"""Runner glue for the world-model agents: Dreamer variants and TWIST.
 
-The training itself lives in :func:`twist_agents.runner.loop.train_dreamer` and
+The training itself lives in :func:`twist_agents.dreamer.trainer.train_dreamer` and
 :func:`twist_agents.twist.pipeline.train_twist`; this module only maps a
-:class:`~twist_agents.runner.agents.TrainRequest` onto them and loads the trained agent back.
+:class:`~twist_agents.runner.request.TrainRequest` onto them and loads the trained agent back. Their modules
+are imported inside the functions (they bring torch), so that ``twist --help`` stays fast.
 """
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
 from twist_agents.errors import UserError
 from twist_agents.protocol import Agent
-from twist_agents.runner.agents import TrainRequest
+from twist_agents.runner.request import TrainRequest
 
 
 def _loop_overrides(req: TrainRequest) -> dict[str, Any]:
     """Loop settings the runner changes: no in-loop evaluation for ``debug`` (the runner evaluates)."""
-    from twist_agents.runner.loop import LOOP_PRESETS
+    from twist_agents.training.loop import LOOP_PRESETS
 
     if req.preset != "debug":
         return {}
@@ -32,18 +32,16 @@ def _loop_overrides(req: TrainRequest) -> dict[str, Any]:
     }
 
 
-def train_dreamer_variant(req: TrainRequest, **variant: Any) -> None:
+def train_dreamer_variant(req: TrainRequest) -> None:
     """Train an ``oracle`` / ``dreamer-dr`` / ``dreamer-nodr`` / ``state-recon`` run.
 
-    ``variant`` (encode / decode keys, randomisation) documents the registry entry; the loop's
-    :data:`~twist_agents.runner.loop.AGENT_VARIANTS` is the one that is applied, and the two must agree.
+    The variant (encode / decode keys, env randomisation) is the entry of
+    :data:`~twist_agents.dreamer.trainer.DREAMER_VARIANTS` named ``req.agent``.
     """
-    from twist_agents.runner.loop import AGENT_VARIANTS, train_dreamer
+    from twist_agents.dreamer.trainer import DREAMER_VARIANTS, train_dreamer
 
-    expected = AGENT_VARIANTS[req.agent]
-    if tuple(expected["encode"]) != tuple(variant["encode"]) or tuple(expected["decode"]) != tuple(variant["decode"]):
-        raise RuntimeError(f"registry and loop disagree on the {req.agent} variant: {variant} vs {expected}")
-    env_kwargs: dict[str, Any] = {"randomization": variant["randomization"]}
+    randomization = DREAMER_VARIANTS[req.agent]["env_kwargs"].get("randomization", "train")
+    env_kwargs: dict[str, Any] = {"randomization": randomization}
     if req.max_episode_steps is not None:
         env_kwargs["max_episode_steps"] = req.max_episode_steps
     train_dreamer(
@@ -67,7 +65,7 @@ def load_dreamer_run(run_dir: Path) -> Agent:
         RunFileError: none of its checkpoints loads.
     """
     from twist_agents.dreamer import DreamerAgent
-    from twist_agents.runner.loop import load_newest_checkpoint
+    from twist_agents.training.checkpoints import load_newest_checkpoint
 
     found = load_newest_checkpoint(
         run_dir, lambda ckpt: DreamerAgent.from_checkpoint(ckpt / "agent.pt", device="cpu"), set_aside=False
@@ -80,12 +78,13 @@ def load_dreamer_run(run_dir: Path) -> Agent:
 
 
 def train_twist_run(req: TrainRequest) -> None:
-    """Train a TWIST run with the lead's pipeline (teacher, then student distillation)."""
-    try:
-        from twist_agents.twist.pipeline import train_twist
-    except ImportError as e:
-        raise NotImplementedError(f"the TWIST pipeline (twist_agents.twist.pipeline) is missing: {e}") from e
-    kwargs: dict[str, Any] = dict(
+    """Train a TWIST run (teacher, then student distillation) with :func:`~twist_agents.twist.pipeline.train_twist`.
+
+    The teacher's loop gets the same debug adjustments as the Dreamer baselines (:func:`_loop_overrides`).
+    """
+    from twist_agents.twist.pipeline import train_twist
+
+    train_twist(
         env_id=req.env_id,
         run_dir=req.run_dir,
         preset=req.preset,
@@ -93,17 +92,10 @@ def train_twist_run(req: TrainRequest) -> None:
         teacher_steps=req.steps,
         distill_updates=req.distill_updates,
         resume=req.resume,
+        max_episode_steps=req.max_episode_steps,
+        progress=req.progress,
+        loop_overrides=_loop_overrides(req),
     )
-    params = inspect.signature(train_twist).parameters
-    if "max_episode_steps" in params:
-        kwargs["max_episode_steps"] = req.max_episode_steps
-    elif "env_kwargs" in params and req.max_episode_steps is not None:
-        kwargs["env_kwargs"] = {"max_episode_steps": req.max_episode_steps}
-    if "progress" in params:
-        kwargs["progress"] = req.progress
-    if "loop_overrides" in params:  # the teacher's loop: same debug adjustments as the Dreamer baselines
-        kwargs["loop_overrides"] = _loop_overrides(req)
-    train_twist(**kwargs)
 
 
 def load_twist_run(run_dir: Path) -> Agent:

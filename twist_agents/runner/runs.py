@@ -21,8 +21,8 @@ from typing import Any
 
 from twist_agents.errors import RunFileError, UserError
 from twist_agents.runner.agents import PRESET_DEFAULTS, TrainRequest, get_agent, resolve
-from twist_agents.runner.evaluate import EvalResult, evaluate, make_eval_env
 from twist_agents.runner.validate import check_positive, check_request
+from twist_agents.training.evaluate import EvalResult, evaluate, make_eval_env
 
 RUN_CONFIG = "run.json"
 """The runner-level config of a run (agent-specific configs live beside it)."""

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from twist_agents.errors import UserError, describe
+from twist_agents.presets import PRESETS
 
 if TYPE_CHECKING:
     from gymnasium.envs.registration import EnvSpec
 
-    from twist_agents.runner.agents import TrainRequest
+    from twist_agents.runner.request import TrainRequest
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds the pre-flight TCP connect to a Ray address may take (``twist compare --connect-timeout``)."""
@@ -162,11 +163,11 @@ def check_request(request: TrainRequest) -> None:
     Raises:
         UserError: unknown agent or preset, non-positive budget, negative seed, unusable env or run directory.
     """
-    from twist_agents.runner.agents import PRESET_DEFAULTS, get_agent
+    from twist_agents.runner.agents import get_agent
 
     get_agent(request.agent)
-    if request.preset not in PRESET_DEFAULTS:
-        raise UserError(f"unknown preset {request.preset!r}; choose one of {', '.join(PRESET_DEFAULTS)}")
+    if request.preset not in PRESETS:
+        raise UserError(f"unknown preset {request.preset!r}; choose one of {', '.join(PRESETS)}")
     check_positive("steps", request.steps)
     check_positive("max_episode_steps", request.max_episode_steps)
     check_positive("distill_updates", request.distill_updates)

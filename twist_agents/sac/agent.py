@@ -40,6 +40,7 @@ from stable_baselines3 import SAC
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.type_aliases import DictReplayBufferSamples
 
+from twist_agents.presets import check_preset
 from twist_agents.protocol import Observation
 from twist_agents.sac.policy import AsymmetricSACPolicy
 
@@ -103,9 +104,7 @@ SAC_PRESETS: dict[str, AsymmetricSACConfig] = {
 
 def sac_preset(name: str) -> AsymmetricSACConfig:
     """Return the named :data:`SAC_PRESETS` entry, or raise ``ValueError`` listing the choices."""
-    if name not in SAC_PRESETS:
-        raise ValueError(f"unknown preset {name!r} for asym-sac; choose from {sorted(SAC_PRESETS)}")
-    return SAC_PRESETS[name]
+    return SAC_PRESETS[check_preset(name, "asym-sac")]
 
 
 class _OneBatch:

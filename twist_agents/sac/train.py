@@ -23,8 +23,8 @@ from tqdm.auto import tqdm
 
 from twist_agents.data import move_aside
 from twist_agents.errors import RunFileError, describe
-from twist_agents.runner.metrics import MetricsLogger
 from twist_agents.sac.agent import AsymmetricSACAgent, AsymmetricSACConfig, sac_preset
+from twist_agents.training.metrics import MetricsLogger
 
 LATEST = "checkpoints/latest.zip"
 """Resume checkpoint (relative to the run dir)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-PRESETS = ("debug", "cpu", "paper")
+from twist_agents.presets import PRESETS
 
 
 @dataclass(frozen=True)

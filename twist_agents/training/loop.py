@@ -1,0 +1,282 @@
+"""The generic training loop for agents that learn from the on-disk episode store.
+
+One loop, readable top to bottom (:func:`train`)::
+
+    resume?  -> load the newest checkpoint (agent, counters, RNG states); keep every stored episode
+    until env_steps >= steps:
+        reset the env (seed derived from the episode index, so a resumed run stays reproducible)
+        step it: random actions while env_steps < prefill, then agent.act(explore=True)
+        after each step: run agent.update(batch) until updates / replayed steps match train_ratio
+        at the episode's end: store it (atomically), log, evaluate and checkpoint when due
+
+Checkpoints are taken at episode ends only, so a checkpoint's step counter equals the steps of
+the episodes stored before it; episodes finished after the last checkpoint stay on disk and are
+counted and used on resume. A SIGKILL loses at most the unfinished episode.
+
+Damaged run files (a disk error, a truncated copy) are named in a warning and set aside, never deleted:
+a checkpoint that fails to load goes to ``checkpoints/corrupt/`` and the previous one is used (at least
+two are kept); an episode that fails to load goes to ``episodes/corrupt/`` and the counters are
+recomputed from the episodes that load.
+
+Run directory::
+
+    run_dir/config.json            agent + loop config, env id and kwargs
+    run_dir/episodes/*.npz         every finished episode (all keys the env returns)
+    run_dir/checkpoints/ckpt-<env_steps>/{agent.pt, loop.pt}   last ``keep_checkpoints`` (>= 2) kept
+    run_dir/metrics.csv            wide: step (env steps), then one column per metric (``MetricsLogger``)
+    run_dir/tb/                    TensorBoard events (same scalars)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from twist_agents.data import EpisodeStore, SequenceSampler
+from twist_agents.protocol import Agent
+from twist_agents.training.checkpoints import load_newest_checkpoint, save_checkpoint
+from twist_agents.training.episodes import append_row, as_obs_dict, episode_seed
+from twist_agents.training.evaluate import episode_returns
+from twist_agents.training.metrics import MetricsLogger
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Training-loop settings (env interaction, replay, evaluation, checkpoints)."""
+
+    steps: int = 500_000
+    """Total env steps (agent steps, i.e. after action repeat) to train for."""
+    prefill: int = 2500
+    """Env steps with uniformly random actions before the agent acts and learns."""
+    train_ratio: float = 512.0
+    """Replayed time steps (``batch_size * seq_len`` per update) per env step (DreamerV3's definition)."""
+    batch_size: int = 16
+    """Sequences per update."""
+    seq_len: int = 64
+    """Length of each sampled sequence."""
+    eval_every: int = 10_000
+    """Evaluate (explore=False) every this many env steps (at the next episode end); 0 disables."""
+    eval_episodes: int = 5
+    """Episodes per evaluation."""
+    checkpoint_every: int = 10_000
+    """Checkpoint every this many env steps (at the next episode end)."""
+    keep_checkpoints: int = 2
+    """How many of the newest checkpoints to keep."""
+    log_every: int = 1000
+    """Average and write training metrics every this many env steps."""
+    cache_episodes: int = 200
+    """Episodes the sampler keeps in RAM."""
+    seed: int = 0
+    """Seeds the env resets, random prefill actions, replay sampling and torch."""
+    progress: bool = True
+    """Show a tqdm progress bar."""
+    tensorboard: bool = True
+    """Also write TensorBoard events to ``run_dir/tb``."""
+
+
+LOOP_PRESETS: dict[str, LoopConfig] = {
+    # Tests: tiny batches, learning starts almost at once.
+    "debug": LoopConfig(
+        steps=5000,
+        prefill=500,
+        train_ratio=64.0,
+        batch_size=8,
+        seq_len=32,
+        eval_every=2000,
+        eval_episodes=2,
+        checkpoint_every=1000,
+        log_every=250,
+        cache_episodes=50,
+    ),
+    # This machine (2 CPU cores): one update (16 x 64 steps) per 8 env steps. 64-step sequences
+    # (DreamerV3's length) start the RSSM from zeros less often than 16-step ones, which narrows the gap
+    # to acting, where the recurrence runs for a whole 500-step episode.
+    "cpu": LoopConfig(
+        steps=50_000,
+        prefill=1000,
+        train_ratio=128.0,
+        batch_size=16,
+        seq_len=64,
+        eval_every=2500,
+        eval_episodes=3,
+        checkpoint_every=2500,
+        log_every=500,
+        cache_episodes=100,
+    ),
+    # The paper's scale (DreamerV3 DMC defaults).
+    "paper": LoopConfig(),
+}
+"""Loop settings per preset (:data:`~twist_agents.presets.PRESETS`); the Dreamer trainer pairs each with the
+agent config of the same name."""
+
+
+def train(
+    agent: Agent,
+    env: gym.Env,
+    run_dir: str | Path,
+    config: LoopConfig,
+    eval_env: gym.Env | None = None,
+    resume: bool = False,
+    run_info: Mapping[str, Any] | None = None,
+    on_episode: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Train ``agent`` on ``env``, storing every episode under ``run_dir/episodes``.
+
+    Args:
+        agent: any :class:`~twist_agents.protocol.Agent` whose ``update`` takes ``(B, T, ...)`` sequences
+            (if it has a ``batch_keys`` attribute, only those keys are read from disk).
+        env: the training env (``Dict`` or ``Box`` observations, ``Box`` actions).
+        run_dir: the run directory (see the module docstring).
+        config: loop settings.
+        eval_env: env for evaluation (default: no evaluation).
+        resume: continue from the newest checkpoint and the stored episodes. Without it, a run
+            directory that already holds episodes is an error (nothing is overwritten).
+        run_info: extra JSON-able info for ``config.json`` (agent config, env id, ...).
+        on_episode: called with a summary dict after every training episode (e.g. for a UI).
+
+    Returns:
+        Summary: ``env_steps``, ``updates``, ``episodes``, ``wall_s``, ``eval_returns`` (last evaluation).
+
+    Raises:
+        FileExistsError: ``run_dir`` holds episodes and ``resume`` is false.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store = EpisodeStore(run_dir / "episodes")
+    if len(store) and not resume:
+        raise FileExistsError(f"train: {run_dir} already holds {len(store)} episodes; pass resume=True to continue")
+
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    loop: dict[str, Any] = {"env_steps": 0, "updates": 0, "episodes": 0, "wall_s": 0.0, "eval_index": 0}
+
+    def restore(ckpt: Path) -> None:
+        agent.load(ckpt / "agent.pt")
+        saved = torch.load(ckpt / "loop.pt", weights_only=False)
+        counters = {**loop, **saved["counters"]}
+        rng.bit_generator.state = saved["numpy_rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        loop.update(counters)  # last: a checkpoint that fails half-way leaves the counters alone
+
+    if resume:
+        load_newest_checkpoint(run_dir, restore)  # a torn one is reported, set aside, the previous one used
+    # Step counters follow the stored episodes that load: episodes finished after the checkpoint are real
+    # experience (counted and kept); an episode set aside as damaged no longer counts (a checkpoint's step
+    # count equals the steps stored before it, so with intact files this changes nothing).
+    loop["env_steps"] = store.num_steps
+    loop["episodes"] = len(store)
+    info = {"loop": dataclasses.asdict(config), **(dict(run_info) if run_info else {})}
+    (run_dir / "config.json").write_text(json.dumps(info, indent=2, default=str))
+
+    sampler = SequenceSampler(
+        store,
+        config.seq_len,
+        keys=getattr(agent, "batch_keys", None),
+        cache_size=config.cache_episodes,
+        rng=rng,
+    )
+    writer = MetricsLogger(run_dir, config.tensorboard)
+    low, high = env.action_space.low, env.action_space.high  # type: ignore[attr-defined]
+    replay_per_update = config.batch_size * config.seq_len
+    next_eval = (loop["env_steps"] // config.eval_every + 1) * config.eval_every if config.eval_every else None
+    next_ckpt = (loop["env_steps"] // config.checkpoint_every + 1) * config.checkpoint_every
+    next_log = (loop["env_steps"] // config.log_every + 1) * config.log_every
+    train_metrics: dict[str, list[float]] = defaultdict(list)
+    last_eval: list[float] = []
+    t0 = time.time() - loop["wall_s"]
+
+    bar = None
+    if config.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.steps, initial=loop["env_steps"], unit="step", dynamic_ncols=True)
+
+    def progress() -> dict[str, float]:
+        return {"updates": float(loop["updates"]), "wall_s": time.time() - t0}
+
+    def checkpoint() -> None:
+        loop["wall_s"] = time.time() - t0
+        state = {
+            "counters": dict(loop),
+            "numpy_rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        }
+        save_checkpoint(run_dir, agent, state, config.keep_checkpoints)
+
+    try:
+        while loop["env_steps"] < config.steps:
+            obs = as_obs_dict(env.reset(seed=episode_seed(config.seed, loop["episodes"]))[0])
+            episode: dict[str, list[Any]] = defaultdict(list)
+
+            append_row(episode, obs, np.zeros(low.shape, np.float32), 0.0, True, False, False)
+            agent_state, done, ep_return = None, False, 0.0
+            while not done:
+                if loop["env_steps"] < config.prefill:
+                    action = rng.uniform(low, high).astype(np.float32)
+                else:
+                    action, agent_state = agent.act(obs, agent_state, True)
+                next_obs, reward, terminated, truncated, _ = env.step(action)
+                obs = as_obs_dict(next_obs)
+                done = bool(terminated or truncated)
+                norm_action = (2.0 * (action - low) / (high - low) - 1.0).astype(np.float32)
+                append_row(episode, obs, norm_action, float(reward), False, done, bool(terminated))
+                ep_return += float(reward)
+                loop["env_steps"] += 1
+                if bar is not None:
+                    bar.update(1)
+
+                # Train ratio: keep (updates * B * T) ~= (env steps after prefill) * train_ratio.
+                if loop["env_steps"] >= config.prefill and len(store):
+                    due = (loop["env_steps"] - config.prefill) * config.train_ratio / replay_per_update
+                    while loop["updates"] < due:
+                        for k, v in agent.update(sampler.sample(config.batch_size)).items():
+                            train_metrics[k].append(v)
+                        loop["updates"] += 1
+
+                if loop["env_steps"] >= next_log:
+                    scalars = {k: float(np.mean(v)) for k, v in train_metrics.items()}
+                    scalars["train/fps"] = loop["env_steps"] / max(time.time() - t0, 1e-9)
+                    writer.log(loop["env_steps"], {**scalars, **progress()})
+                    train_metrics.clear()
+                    next_log += config.log_every
+
+            store.add({k: np.stack(v) for k, v in episode.items()})
+            loop["episodes"] += 1
+            summary = {"train/return": ep_return, "train/length": len(episode["reward"]) - 1}
+            writer.log(loop["env_steps"], {**summary, **progress()})
+            if bar is not None:
+                bar.set_postfix(ret=f"{ep_return:.1f}", upd=loop["updates"])
+            if on_episode is not None:
+                on_episode({**summary, **loop})
+
+            if next_eval is not None and eval_env is not None and loop["env_steps"] >= next_eval:
+                last_eval = episode_returns(agent, eval_env, config.eval_episodes, config.seed, loop["eval_index"])
+                loop["eval_index"] += config.eval_episodes
+                writer.log(
+                    loop["env_steps"],
+                    {
+                        "eval/return": float(np.mean(last_eval)),
+                        "eval/return_std": float(np.std(last_eval)),
+                        **progress(),
+                    },
+                )
+                next_eval = (loop["env_steps"] // config.eval_every + 1) * config.eval_every
+            if loop["env_steps"] >= next_ckpt or loop["env_steps"] >= config.steps:
+                checkpoint()
+                next_ckpt = (loop["env_steps"] // config.checkpoint_every + 1) * config.checkpoint_every
+    finally:
+        writer.close()
+        if bar is not None:
+            bar.close()
+    loop["wall_s"] = time.time() - t0
+    return {**loop, "eval_returns": last_eval, "run_dir": str(run_dir)}
