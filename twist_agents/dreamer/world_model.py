@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from twist_agents.dreamer.allocator import tune_malloc
 from twist_agents.dreamer.config import WorldModelConfig
 from twist_agents.dreamer.networks import MLP, MultiDecoder, MultiEncoder, TwoHot
 from twist_agents.dreamer.rssm import RSSM, State, kl_categorical
@@ -68,6 +69,7 @@ class WorldModel(nn.Module):
         action_space: gym.spaces.Space | int,
     ) -> None:
         super().__init__()
+        tune_malloc()  # before the first update's large allocations (see twist_agents.dreamer.allocator)
         self.config = config
         self.obs_shapes = obs_shapes_of(obs_space)
         self.action_dim = action_dim_of(action_space)
