@@ -36,6 +36,67 @@ def symexp(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * torch.expm1(torch.abs(x))
 
 
+# oneDNN's fp32 GEMM (the library behind PyTorch's CPU convolutions) uses AVX-512 on AMD Zen CPUs, where MKL's
+# sgemm, behind ``F.linear``, stays on AVX2: on this project's 2-core Zen 5 machines every matrix product of an
+# update ran ~2x faster through oneDNN (forward and both backward products; benchmarks/update_speed.py).
+# Both are IEEE fp32; they differ only in summation order (relative differences ~1e-7).
+_ONEDNN_MATMUL = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
+
+
+def _onednn_matmul(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``x @ weight.T + bias`` for 2-D ``x`` through oneDNN (strided views are read in place)."""
+    assert _ONEDNN_MATMUL is not None
+    return _ONEDNN_MATMUL(x, weight, bias, "none", [], "")
+
+
+class _OneDnnLinear(torch.autograd.Function):
+    """``F.linear`` on a 2-D input with oneDNN in the forward pass and in both products of the backward pass."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return _onednn_matmul(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = _onednn_matmul(grad, weight.t()) if ctx.needs_input_grad[0] else None  # (M, N) @ (N, K)
+        grad_w = _onednn_matmul(grad.t(), x.t()) if ctx.needs_input_grad[1] else None  # (N, M) @ (M, K)
+        grad_b = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return grad_x, grad_w, grad_b
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.linear`` (same math, same gradients), computed by oneDNN on CPU float32 tensors when PyTorch has it.
+
+    Example:
+        >>> x, w, b = torch.randn(2, 3, 4), torch.randn(5, 4), torch.randn(5)
+        >>> torch.allclose(linear(x, w, b), torch.nn.functional.linear(x, w, b), atol=1e-5)
+        True
+    """
+    if (
+        _ONEDNN_MATMUL is None
+        or x.device.type != "cpu"
+        or x.dtype != torch.float32
+        or weight.dtype != torch.float32
+        or x.numel() == 0
+        or not torch._C._get_mkldnn_enabled()
+    ):
+        return F.linear(x, weight, bias)
+    y = _OneDnnLinear.apply(x.reshape(-1, x.shape[-1]), weight, bias)
+    return y.reshape(*x.shape[:-1], weight.shape[0])
+
+
+class Linear(nn.Linear):
+    """:class:`torch.nn.Linear` computed by :func:`linear` (same parameters and state-dict keys)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x @ weight.T + bias``."""
+        return linear(x, self.weight, self.bias)
+
+
 def activation(name: str) -> type[nn.Module]:
     """Return the activation module class for ``name`` (``"elu"``, ``"silu"``, ``"relu"``, ``"tanh"``)."""
     table = {"elu": nn.ELU, "silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh}
@@ -72,14 +133,14 @@ class MLP(nn.Module):
         mods: list[nn.Module] = []
         dim = in_dim
         for _ in range(layers):
-            mods.append(nn.Linear(dim, units, bias=not norm))
+            mods.append(Linear(dim, units, bias=not norm))
             if norm:
                 mods.append(nn.LayerNorm(units, eps=1e-3))
             mods.append(activation(act)())
             dim = units
         self.hidden = nn.Sequential(*mods)
         self.out_dim = dim if out_dim is None else out_dim
-        self.out: nn.Module = nn.Identity() if out_dim is None else nn.Linear(dim, out_dim)
+        self.out: nn.Module = nn.Identity() if out_dim is None else Linear(dim, out_dim)
         if zero_init_output and out_dim is not None:
             assert isinstance(self.out, nn.Linear)
             nn.init.zeros_(self.out.weight)
@@ -126,7 +187,7 @@ class ConvDecoder(nn.Module):
     def __init__(self, feat_dim: int, channels: int, depth: int, act: str) -> None:
         super().__init__()
         self.depth = depth
-        self.inp = nn.Linear(feat_dim, 8 * depth * 4 * 4)
+        self.inp = Linear(feat_dim, 8 * depth * 4 * 4)
         mods: list[nn.Module] = []
         cin = 8 * depth
         for i in range(3):
