@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from twist_agents.dreamer.config import RSSMConfig
-from twist_agents.dreamer.networks import MLP
+from twist_agents.dreamer.networks import MLP, linear
 
 State = dict[str, torch.Tensor]
 """A latent state: ``{"deter": (..., D), "stoch": (..., S, C), "logits": (..., S, C)}``."""
@@ -59,6 +59,25 @@ def kl_categorical(lhs_logits: torch.Tensor, rhs_logits: torch.Tensor) -> torch.
     return (lhs_logp.exp() * (lhs_logp - rhs_logp)).sum((-2, -1))
 
 
+class GRUCell(nn.GRUCell):
+    """:class:`torch.nn.GRUCell` (same parameters, same formula) with its two matrix products through :func:`linear`.
+
+    The gate arithmetic follows PyTorch's CPU ``gru_cell`` operation for operation, so only the products'
+    summation order differs from ``nn.GRUCell``.
+    """
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+        """``(B, input_size)``, ``(B, hidden_size)`` -> next hidden state ``(B, hidden_size)``."""
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_size)
+        i_r, i_z, i_n = linear(x, self.weight_ih, self.bias_ih).chunk(3, -1)
+        h_r, h_z, h_n = linear(h, self.weight_hh, self.bias_hh).chunk(3, -1)
+        reset = torch.sigmoid(h_r + i_r)
+        update = torch.sigmoid(h_z + i_z)
+        new = torch.tanh(i_n + h_n * reset)
+        return (h - new) * update + new
+
+
 class RSSM(nn.Module):
     """Recurrent state-space model with ``stoch`` categorical latents of ``classes`` classes each.
 
@@ -79,7 +98,7 @@ class RSSM(nn.Module):
         c = config
         self.stoch_flat = c.stoch * c.classes
         self.img_in = MLP(self.stoch_flat + action_dim, None, 1, c.hidden, c.act)
-        self.gru = nn.GRUCell(c.hidden, c.deter)
+        self.gru = GRUCell(c.hidden, c.deter)
         self.prior_net = MLP(c.deter, self.stoch_flat, 1, c.hidden, c.act)
         self.post_net = MLP(c.deter + embed_dim, self.stoch_flat, 1, c.hidden, c.act)
 
