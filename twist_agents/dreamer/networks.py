@@ -195,13 +195,15 @@ class ConvDecoder(nn.Module):
             mods += [nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.GroupNorm(1, cout), activation(act)()]
             cin = cout
         mods.append(nn.ConvTranspose2d(cin, channels, 4, 2, 1))
-        self.net = nn.Sequential(*mods)
+        self.net = nn.Sequential(*mods).to(memory_format=torch.channels_last)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         """Decode features to images (normalised, channels last)."""
-        x = self.inp(feat).reshape(*feat.shape[:-1], 8 * self.depth, 4, 4)
-        x = _flat_apply(self.net, x, 3)
-        return x.movedim(-3, -1)  # (..., H, W, C)
+        x = self.inp(feat).reshape(-1, 8 * self.depth, 4, 4)
+        # Channels-last weights and activations: oneDNN's transposed convolutions run faster in this layout,
+        # and the output (N, C, H, W) is then already the (N, H, W, C) image the loss compares with.
+        x = self.net(x.contiguous(memory_format=torch.channels_last))
+        return x.movedim(-3, -1).reshape(*feat.shape[:-1], *x.shape[-2:], x.shape[-3])  # (..., H, W, C)
 
 
 def _is_image(shape: Sequence[int]) -> bool:
