@@ -43,10 +43,18 @@ def symexp(x: torch.Tensor) -> torch.Tensor:
 _ONEDNN_MATMUL = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
 
 
+def _plain(matrix: torch.Tensor) -> torch.Tensor:
+    """``matrix`` if it is row- or column-major (oneDNN reads those in place, fast), else a contiguous copy.
+
+    Other strides (e.g. a column slice of a wider matrix) make oneDNN fall back to kernels up to 1000x slower.
+    """
+    return matrix if matrix.is_contiguous() or matrix.t().is_contiguous() else matrix.contiguous()
+
+
 def _onednn_matmul(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``x @ weight.T + bias`` for 2-D ``x`` through oneDNN (strided views are read in place)."""
+    """``x @ weight.T + bias`` for 2-D ``x`` through oneDNN."""
     assert _ONEDNN_MATMUL is not None
-    return _ONEDNN_MATMUL(x, weight, bias, "none", [], "")
+    return _ONEDNN_MATMUL(_plain(x), _plain(weight), bias, "none", [], "")
 
 
 class _OneDnnLinear(torch.autograd.Function):
