@@ -154,6 +154,23 @@ class RSSM(nn.Module):
         one_hot = F.one_hot(idx, probs.shape[-1]).to(probs.dtype)
         return one_hot + probs - probs.detach()
 
+    def _posterior_inputs(self, embed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Split the posterior net's first layer ``W [h; x]`` into ``W_h h + (W_x x)``; project the embedding.
+
+        Returns ``(W_h, W_x x)``: the ``deter`` part of the weight and the embedding's projection ``(..., hidden)``,
+        which :meth:`observe` computes for the whole sequence in one product instead of once per step.
+        """
+        first = self.post_net.hidden[0]
+        deter = self.config.deter
+        return first.weight[:, :deter].contiguous(), linear(embed, first.weight[:, deter:], first.bias)
+
+    def _posterior(self, deter: torch.Tensor, w_deter: torch.Tensor, embed_proj: torch.Tensor) -> torch.Tensor:
+        """Raw posterior output ``(B, S*C)`` from ``h_t`` and the step's :meth:`_posterior_inputs` projection."""
+        x = linear(deter, w_deter) + embed_proj
+        for layer in list(self.post_net.hidden)[1:]:
+            x = layer(x)
+        return self.post_net.out(x)
+
     # ------------------------------------------------------------------ steps
     def img_step(self, state: State, action: torch.Tensor, sample: bool = True) -> State:
         """Prior step ``h' = f(h, z, a)``, ``z^' ~ p(. | h')``: ``(B, ...)`` state, ``(B, A)`` action -> next state."""
@@ -196,7 +213,7 @@ class RSSM(nn.Module):
             prev_state = {k: v * keep.reshape(batch, *([1] * (v.dim() - 1))) for k, v in prev_state.items()}
             prev_action = prev_action * keep
         prior = self.img_step(prev_state, prev_action, sample)
-        logits, probs = self._dist(self.post_net(torch.cat([prior["deter"], embed], -1)))
+        logits, probs = self._dist(self._posterior(prior["deter"], *self._posterior_inputs(embed)))
         post = {"deter": prior["deter"], "stoch": self.sample_stoch(logits, sample, probs), "logits": logits}
         return post, prior
 
@@ -227,6 +244,7 @@ class RSSM(nn.Module):
         deter, stoch = state["deter"], state["stoch"].reshape(batch, -1)
         any_first = is_first.bool().any(0).tolist()  # one host sync instead of one per step
         keep = 1.0 - is_first.float()  # (B, T)
+        w_deter, embed_proj = self._posterior_inputs(embed)  # the embedding's share, for all T at once
         deters, logits_seq, stochs = [], [], []
         for t in range(steps):
             prev_action = action[:, t]
@@ -237,7 +255,7 @@ class RSSM(nn.Module):
             # Only the recurrence and the posterior are sequential; the prior p(z^_t | h_t) is needed for
             # every step but feeds nothing forward, so it is computed for all T at once after the loop.
             deter = self.gru(self.img_in(torch.cat([stoch, prev_action], -1)), deter)
-            logits, probs = self._dist(self.post_net(torch.cat([deter, embed[:, t]], -1)))
+            logits, probs = self._dist(self._posterior(deter, w_deter, embed_proj[:, t]))
             post_stoch = self.sample_stoch(logits, sample, probs)
             deters.append(deter)
             logits_seq.append(logits)
