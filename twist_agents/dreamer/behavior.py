@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from twist_agents.dreamer.config import BehaviorConfig
-from twist_agents.dreamer.networks import MLP, TwoHot
+from twist_agents.dreamer.networks import MLP, TwoHot, adam
 from twist_agents.dreamer.rssm import State
 
 
@@ -141,8 +141,8 @@ class ActorCritic(nn.Module):
         self.critic = Critic(feat_dim, config)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.register_buffer("return_scale", torch.zeros(()))
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr, eps=1e-5)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, eps=1e-5)
+        self.actor_opt = adam(self.actor.parameters(), lr=config.actor_lr, eps=1e-5)
+        self.critic_opt = adam(self.critic.parameters(), lr=config.critic_lr, eps=1e-5)
 
     def update(self, world_model: nn.Module, start: State, start_cont: torch.Tensor) -> dict[str, float]:
         """One actor and one critic step on rollouts imagined from ``start``.
