@@ -24,6 +24,7 @@ from twist_agents.dreamer import (
     HeadConfig,
     RSSMConfig,
     WorldModelConfig,
+    networks,
 )
 from twist_agents.twist import DistillConfig, TwistAgent
 
@@ -260,9 +261,12 @@ EXPECTED: dict[str, list[dict[str, float]]] = {
 }
 
 
+@pytest.mark.parametrize("onednn_everywhere", [False, True])
 @pytest.mark.parametrize("case", list(CASES))
-def test_update_values_are_unchanged(case):
+def test_update_values_are_unchanged(case, onednn_everywhere, monkeypatch):
     torch.set_num_threads(1)
+    if onednn_everywhere:  # these sizes are below the oneDNN threshold: force that path too
+        monkeypatch.setattr(networks, "_ONEDNN_MIN_MACS", 0)
     got = CASES[case]()
     want = EXPECTED[case]
     assert len(got) == len(want)
