@@ -259,6 +259,7 @@ def main() -> None:
     parser.add_argument("--allocators", default="tuned,default", help="'tuned' and/or 'default' (TWIST_TUNE_MALLOC=0)")
     parser.add_argument("--memory-reps", type=int, default=12, help="updates of the RSS trace (0: skip)")
     parser.add_argument("--out", type=Path, default=RESULTS / "update_speed.json")
+    parser.add_argument("--resume", action="store_true", help="keep the cells already in --out, run the others")
     parser.add_argument("--worker", choices=("cell", "memory"), help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
@@ -287,6 +288,7 @@ def main() -> None:
             "what": "ms per update (median), baseline commit vs this tree, alternating in one process (see docstring)",
             "baseline_commit": commit,
             "current_commit": head + ("+uncommitted" if dirty else ""),
+            "current_twist_agents_tree": _tree("HEAD") + ("+uncommitted" if dirty else ""),
             "torch": torch.__version__,
             "machine": platform.machine(),
             "cpu": _cpu_name(),
@@ -296,6 +298,12 @@ def main() -> None:
             "load_avg_start": os.getloadavg(),
             "results": {},
         }
+        if args.resume and args.out.exists():
+            old = json.loads(args.out.read_text())
+            same = old.get("current_twist_agents_tree") == report["current_twist_agents_tree"]
+            if old.get("baseline_commit") != commit or not same:
+                raise SystemExit(f"--resume: {args.out} measured other code; run without --resume")
+            report = {**old, "load_avg_resumed": os.getloadavg()}
         for threads in [int(t) for t in args.threads.split(",")]:
             for size in args.sizes.split(","):
                 for variant in args.variants.split(","):
@@ -303,12 +311,14 @@ def main() -> None:
                         extra = ["--size", size, "--variant", variant, "--baseline-dir", str(tmp)]
                         extra += ["--threads-one", str(threads), "--reps", str(args.reps), "--warmup", str(args.warmup)]
                         key = f"{size}/{variant}/{threads}threads/{alloc}_allocator"
+                        if key in report["results"]:
+                            continue
                         t0 = time.perf_counter()
                         report["results"][key] = spawn("cell", extra, alloc == "tuned")
                         report["results"][key]["bench_wall_s"] = round(time.perf_counter() - t0, 1)
                         _print_cell(key, report["results"][key])
                         _write(args.out, report)  # after every cell: a long run that is stopped keeps its results
-        if args.memory_reps:
+        if args.memory_reps and "memory_xs_pixels_full_update" not in report:
             extra = ["--threads-one", "1", "--reps", str(args.memory_reps)]
             report["memory_xs_pixels_full_update"] = {
                 alloc: spawn("memory", extra, alloc == "tuned") for alloc in ("tuned", "default")
@@ -318,6 +328,12 @@ def main() -> None:
         print(f"wrote {args.out}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _tree(rev: str) -> str:
+    """Git tree hash of ``twist_agents`` at ``rev``: the measured code, whatever else the commit changed."""
+    out = subprocess.run(["git", "rev-parse", f"{rev}:twist_agents"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.strip()
 
 
 def _write(path: Path, report: dict[str, Any]) -> None:
