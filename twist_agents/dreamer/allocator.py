@@ -3,8 +3,8 @@
 A Dreamer update allocates and frees activation buffers of 25-100 MB many times. glibc's default ``malloc``
 serves each of them with a fresh ``mmap`` and returns it with ``munmap``, so every update pays page faults for
 gigabytes of memory the process had a moment ago. On a 2-core VM that was system time of about half the update:
-a pixel world-model update at the DreamerV3 ``XS`` size took 4.5 s of CPU time with the default allocator and
-2.5 s with the settings below (``benchmarks/results/update_speed.json``).
+a pixel world-model update at the DreamerV3 ``XS`` size took 3.6 s of CPU time with glibc's defaults and 2.5 s
+with the settings below (``benchmarks/results/update_speed.json``).
 
 :func:`tune_malloc` applies, through ``mallopt``, what the environment variables
 ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<huge> MALLOC_TOP_PAD_=1073741824`` would do: serve large blocks
