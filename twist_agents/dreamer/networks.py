@@ -37,9 +37,9 @@ def symexp(x: torch.Tensor) -> torch.Tensor:
 
 
 # oneDNN's fp32 GEMM (the library behind PyTorch's CPU convolutions) uses AVX-512 on AMD Zen CPUs, where MKL's
-# sgemm, behind ``F.linear``, stays on AVX2: on this project's 2-core Zen 5 machines every matrix product of an
-# update ran ~2x faster through oneDNN (forward and both backward products; benchmarks/update_speed.py).
-# Both are IEEE fp32; they differ only in summation order (relative differences ~1e-7).
+# sgemm, behind ``F.linear``, stays on AVX2: on this project's 2-core Zen 5 machines the large products of an
+# update (forward and both backward ones) ran 1.5-2.3x faster through oneDNN (benchmarks/update_speed.py).
+# Both are IEEE fp32 (no bf16/tf32 down-conversion); they differ only in summation order, i.e. in rounding.
 _ONEDNN_MATMUL = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
 _ONEDNN_MIN_MACS = 1 << 22
 """Smaller products (rows x in x out multiply-adds) stay with ``F.linear``: there, the custom autograd function's
