@@ -21,6 +21,7 @@ from torch import nn
 from twist_agents.data.store import atomic_write
 from twist_agents.dreamer.behavior import ActorCritic
 from twist_agents.dreamer.config import DreamerConfig, config_from_dict
+from twist_agents.dreamer.networks import adam
 from twist_agents.dreamer.rssm import RSSM, State
 from twist_agents.dreamer.world_model import WorldModel, action_dim_of, obs_shapes_of
 from twist_agents.protocol import Observation
@@ -119,7 +120,7 @@ class DreamerAgent:
             self.world_model = WorldModel(config.world_model, self.obs_shapes, self.action_dim).to(device)
             self.behavior = ActorCritic(self.world_model.rssm.feat_dim, self.action_dim, config.behavior).to(device)
         wm = config.world_model
-        self.wm_opt = torch.optim.Adam(self.world_model.parameters(), lr=wm.lr, eps=wm.eps)
+        self.wm_opt = adam(self.world_model.parameters(), lr=wm.lr, eps=wm.eps)
         self.updates = 0
 
     @property

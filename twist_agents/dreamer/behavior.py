@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from twist_agents.dreamer.config import BehaviorConfig
-from twist_agents.dreamer.networks import MLP, TwoHot
+from twist_agents.dreamer.networks import MLP, TwoHot, adam
 from twist_agents.dreamer.rssm import State
 
 
@@ -141,8 +141,8 @@ class ActorCritic(nn.Module):
         self.critic = Critic(feat_dim, config)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.register_buffer("return_scale", torch.zeros(()))
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr, eps=1e-5)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, eps=1e-5)
+        self.actor_opt = adam(self.actor.parameters(), lr=config.actor_lr, eps=1e-5)
+        self.critic_opt = adam(self.critic.parameters(), lr=config.critic_lr, eps=1e-5)
 
     def update(self, world_model: nn.Module, start: State, start_cont: torch.Tensor) -> dict[str, float]:
         """One actor and one critic step on rollouts imagined from ``start``.
@@ -160,11 +160,17 @@ class ActorCritic(nn.Module):
         # The critic's values carry the return's gradient to the actor (through the dynamics) but the
         # actor loss must not train the critic: freezing it skips those weight gradients entirely.
         with frozen(world_model), frozen(self.critic):
-            policy = lambda s: self._imagine_action(rssm.get_feat(s))
+            # The actor's distributions at s_0..s_{H-1} are kept from the rollout for the actor loss below
+            # (same parameters, same inputs: evaluating the actor a second time would only repeat them).
+            dists: list[ActionDist] = []
+            policy = lambda s: self._imagine_action(rssm.get_feat(s), dists)
             states, actions = rssm.imagine(start, policy, cfg.horizon)
             feat = rssm.get_feat(states)  # (N, H+1, F)
-            reward = world_model.reward(feat[:, 1:])  # type: ignore[attr-defined]  # (N, H)
-            cont = world_model.cont(feat[:, 1:])  # type: ignore[attr-defined]  # (N, H)
+            # A contiguous copy: a linear layer on the strided slice ``feat[:, 1:]`` that requires grad runs as
+            # N small batched matmuls (forward and backward), several times slower than one matmul.
+            later = feat[:, 1:].contiguous()  # (N, H, F)
+            reward = world_model.reward(later)  # type: ignore[attr-defined]  # (N, H)
+            cont = world_model.cont(later)  # type: ignore[attr-defined]  # (N, H)
             slow_value = self.slow_critic(feat).mean()  # (N, H+1)
             value = slow_value if cfg.bootstrap == "slow" else self.critic(feat).mean()
             returns = lambda_returns(reward, value, cfg.gamma * cont, cfg.lam)  # (N, H)
@@ -178,7 +184,7 @@ class ActorCritic(nn.Module):
             self.return_scale.copy_(decay * self.return_scale + (1 - decay) * spread)
             scale = torch.clamp(self.return_scale, min=cfg.retnorm_limit)
 
-            dist = self.actor(feat[:, :-1].detach())
+            dist = ActionDist(torch.stack([d.mean for d in dists], 1), torch.stack([d.std for d in dists], 1))
             if cfg.actor_grad == "dynamics":
                 objective = returns / scale
             else:
@@ -234,8 +240,10 @@ class ActorCritic(nn.Module):
                 slow.lerp_(fast, cfg.slow_critic_fraction)
         return {"critic/loss": float(critic_loss.detach()), "critic/grad_norm": float(critic_norm)}
 
-    def _imagine_action(self, feat: torch.Tensor) -> torch.Tensor:
+    def _imagine_action(self, feat: torch.Tensor, dists: list[ActionDist]) -> torch.Tensor:
         # The actor sees a stopped-gradient feature; with "dynamics" gradients, the action sample
         # still carries the gradient of the return into the actor.
-        action = self.actor(feat.detach()).sample()
+        dist = self.actor(feat.detach())
+        dists.append(dist)
+        action = dist.sample()
         return action if self.config.actor_grad == "dynamics" else action.detach()

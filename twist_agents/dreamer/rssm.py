@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from twist_agents.dreamer.config import RSSMConfig
-from twist_agents.dreamer.networks import MLP
+from twist_agents.dreamer.networks import MLP, linear
 
 State = dict[str, torch.Tensor]
 """A latent state: ``{"deter": (..., D), "stoch": (..., S, C), "logits": (..., S, C)}``."""
@@ -59,6 +59,25 @@ def kl_categorical(lhs_logits: torch.Tensor, rhs_logits: torch.Tensor) -> torch.
     return (lhs_logp.exp() * (lhs_logp - rhs_logp)).sum((-2, -1))
 
 
+class GRUCell(nn.GRUCell):
+    """:class:`torch.nn.GRUCell` (same parameters, same formula) with its two matrix products through :func:`linear`.
+
+    The gate arithmetic follows PyTorch's CPU ``gru_cell`` operation for operation, so only the products'
+    summation order differs from ``nn.GRUCell``.
+    """
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+        """``(B, input_size)``, ``(B, hidden_size)`` -> next hidden state ``(B, hidden_size)``."""
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_size)
+        i_r, i_z, i_n = linear(x, self.weight_ih, self.bias_ih).chunk(3, -1)
+        h_r, h_z, h_n = linear(h, self.weight_hh, self.bias_hh).chunk(3, -1)
+        reset = torch.sigmoid(h_r + i_r)
+        update = torch.sigmoid(h_z + i_z)
+        new = torch.tanh(i_n + h_n * reset)
+        return (h - new) * update + new
+
+
 class RSSM(nn.Module):
     """Recurrent state-space model with ``stoch`` categorical latents of ``classes`` classes each.
 
@@ -79,7 +98,7 @@ class RSSM(nn.Module):
         c = config
         self.stoch_flat = c.stoch * c.classes
         self.img_in = MLP(self.stoch_flat + action_dim, None, 1, c.hidden, c.act)
-        self.gru = nn.GRUCell(c.hidden, c.deter)
+        self.gru = GRUCell(c.hidden, c.deter)
         self.prior_net = MLP(c.deter, self.stoch_flat, 1, c.hidden, c.act)
         self.post_net = MLP(c.deter + embed_dim, self.stoch_flat, 1, c.hidden, c.act)
 
@@ -135,6 +154,23 @@ class RSSM(nn.Module):
         one_hot = F.one_hot(idx, probs.shape[-1]).to(probs.dtype)
         return one_hot + probs - probs.detach()
 
+    def _posterior_inputs(self, embed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Split the posterior net's first layer ``W [h; x]`` into ``W_h h + (W_x x)``; project the embedding.
+
+        Returns ``(W_h, W_x x)``: the ``deter`` part of the weight and the embedding's projection ``(..., hidden)``,
+        which :meth:`observe` computes for the whole sequence in one product instead of once per step.
+        """
+        first = self.post_net.hidden[0]
+        deter = self.config.deter
+        return first.weight[:, :deter].contiguous(), linear(embed, first.weight[:, deter:], first.bias)
+
+    def _posterior(self, deter: torch.Tensor, w_deter: torch.Tensor, embed_proj: torch.Tensor) -> torch.Tensor:
+        """Raw posterior output ``(B, S*C)`` from ``h_t`` and the step's :meth:`_posterior_inputs` projection."""
+        x = linear(deter, w_deter) + embed_proj
+        for layer in list(self.post_net.hidden)[1:]:
+            x = layer(x)
+        return self.post_net.out(x)
+
     # ------------------------------------------------------------------ steps
     def img_step(self, state: State, action: torch.Tensor, sample: bool = True) -> State:
         """Prior step ``h' = f(h, z, a)``, ``z^' ~ p(. | h')``: ``(B, ...)`` state, ``(B, A)`` action -> next state."""
@@ -177,7 +213,7 @@ class RSSM(nn.Module):
             prev_state = {k: v * keep.reshape(batch, *([1] * (v.dim() - 1))) for k, v in prev_state.items()}
             prev_action = prev_action * keep
         prior = self.img_step(prev_state, prev_action, sample)
-        logits, probs = self._dist(self.post_net(torch.cat([prior["deter"], embed], -1)))
+        logits, probs = self._dist(self._posterior(prior["deter"], *self._posterior_inputs(embed)))
         post = {"deter": prior["deter"], "stoch": self.sample_stoch(logits, sample, probs), "logits": logits}
         return post, prior
 
@@ -208,6 +244,7 @@ class RSSM(nn.Module):
         deter, stoch = state["deter"], state["stoch"].reshape(batch, -1)
         any_first = is_first.bool().any(0).tolist()  # one host sync instead of one per step
         keep = 1.0 - is_first.float()  # (B, T)
+        w_deter, embed_proj = self._posterior_inputs(embed)  # the embedding's share, for all T at once
         deters, logits_seq, stochs = [], [], []
         for t in range(steps):
             prev_action = action[:, t]
@@ -218,7 +255,7 @@ class RSSM(nn.Module):
             # Only the recurrence and the posterior are sequential; the prior p(z^_t | h_t) is needed for
             # every step but feeds nothing forward, so it is computed for all T at once after the loop.
             deter = self.gru(self.img_in(torch.cat([stoch, prev_action], -1)), deter)
-            logits, probs = self._dist(self.post_net(torch.cat([deter, embed[:, t]], -1)))
+            logits, probs = self._dist(self._posterior(deter, w_deter, embed_proj[:, t]))
             post_stoch = self.sample_stoch(logits, sample, probs)
             deters.append(deter)
             logits_seq.append(logits)

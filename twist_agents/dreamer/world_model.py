@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from twist_agents.dreamer.allocator import tune_malloc
 from twist_agents.dreamer.config import WorldModelConfig
-from twist_agents.dreamer.networks import MLP, MultiDecoder, MultiEncoder, TwoHot
+from twist_agents.dreamer.networks import MLP, MultiDecoder, MultiEncoder, TwoHot, normalize_image
 from twist_agents.dreamer.rssm import RSSM, State, kl_categorical
 
 BATCH_KEYS = ("action", "reward", "is_first", "is_last", "is_terminal")
@@ -68,6 +69,7 @@ class WorldModel(nn.Module):
         action_space: gym.spaces.Space | int,
     ) -> None:
         super().__init__()
+        tune_malloc()  # before the first update's large allocations (see twist_agents.dreamer.allocator)
         self.config = config
         self.obs_shapes = obs_shapes_of(obs_space)
         self.action_dim = action_dim_of(action_space)
@@ -118,11 +120,14 @@ class WorldModel(nn.Module):
             ``(B, T, ...)`` (with gradients; detach them before imagination).
         """
         cfg = self.config
-        embed = self.encoder({k: batch[k] for k in cfg.encode})  # (B, T, E)
+        # Each image key converted to float once, for the encoder's input and the decoder's target alike.
+        image_keys = dict.fromkeys((*self.encoder.img_keys, *self.heads["decoder"].img_keys))
+        images = {k: normalize_image(batch[k]) for k in image_keys}
+        embed = self.encoder({k: batch[k] for k in cfg.encode}, images)  # (B, T, E)
         post, prior = self.rssm.observe(embed, batch["action"].float(), batch["is_first"])
         feat = self.rssm.get_feat(post)  # (B, T, F)
         losses: dict[str, torch.Tensor] = {}
-        for k, v in self.heads["decoder"].loss(feat, batch).items():
+        for k, v in self.heads["decoder"].loss(feat, batch, images).items():
             losses[f"recon_{k}"] = v
         losses["reward"] = -TwoHot(self.heads["reward"](feat)).log_prob(batch["reward"].float())
         cont_target = 1.0 - batch["is_terminal"].float()
