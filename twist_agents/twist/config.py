@@ -86,7 +86,12 @@ def distill_config(preset: str = "cpu", **overrides: object) -> DistillConfig:
     base = {
         "paper": DistillConfig(),
         # This machine: the student's conv encoder dominates (no decoder: that is TWIST's saving).
-        "cpu": DistillConfig(batch_size=8, updates=1500, lr=6e-4, imag_starts=256, checkpoint_every=250),
+        # Starting from the teacher's dynamics and stopping at 500 updates: measured on the shipped cartpole teacher,
+        # held-out returns 454, 491 (seeds 0, 1) vs 339 from a fresh RSSM after 1500 updates; at 1000 updates
+        # 460, 397, at 2000 405 (seed 0): the narrow expert dataset is fitted early and more updates do not help.
+        "cpu": DistillConfig(
+            batch_size=8, updates=500, lr=6e-4, imag_starts=256, checkpoint_every=250, init_from_teacher=True
+        ),
         "debug": DistillConfig(
             seq_len=16, horizon=5, batch_size=4, updates=60, lr=1e-3, imag_starts=32, checkpoint_every=20, log_every=10
         ),
