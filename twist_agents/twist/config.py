@@ -55,18 +55,21 @@ class DistillConfig:
     rssm_hidden: int = 0
     """Width of the student RSSM's MLP layers (before the GRU, prior and posterior heads); 0: the teacher's
     ``RSSMConfig.hidden``. Only the latent *shapes* (deter, stoch, classes) must equal the teacher's: the
-    student's posterior does more work than the teacher's (it infers velocities from images)."""
+    student's posterior does more work than the teacher's (it infers velocities from images). Measured on
+    cartpole with pushes in D: 256 gave 177 after 1000 updates (seed 0) against 214 with the teacher's 64."""
     teacher_forced: float = 0.0
     """Weight of an extra term that is *not* in the paper: ``KL[q_theta(z | h^T, o) || q_phi(z | h^T, s)]``, the
     student's posterior head fed the teacher's ``h`` (teacher forcing). Eq. 3's posterior term feeds the
     student's own ``h``, so early in training the head learns from inputs that are still wrong; this term
-    is a per-step image -> latent target. 0 disables it."""
+    is a per-step image -> latent target. 0 disables it. Measured with ``init_from_teacher`` on cartpole: 475,
+    431 after 500, 1000 updates (seed 0), against 454, 460 without it: no gain, so off."""
     init_from_teacher: bool = False
     """Start the student's RSSM from the teacher's: sequence model (GRU and its input layer), prior head, and the
     posterior head except the columns that read the embedding (the student's encoder is new). The paper does
     not say how the student starts; the teacher's dynamics are the target of Eq. 3 and Eq. 4, so starting
     there leaves the student to learn what differs: images -> the teacher's latents. Needs ``rssm_hidden`` 0
-    (or equal to the teacher's)."""
+    (or equal to the teacher's). Measured (shipped cartpole teacher, 10k expert steps, held-out appearances):
+    454, 491 on seeds 0, 1 after 500 updates, against 339 from a fresh RSSM after 1500."""
     checkpoint_every: int = 250
     """Write a resumable checkpoint every this many updates."""
     log_every: int = 50

@@ -107,12 +107,16 @@ def collect_dataset(
         driver: a student that acts instead of the teacher (on the paired observation's pixels): a DAgger
             round. The stored rows are the same either way (state, pixels, executed action), so the teacher's
             latents along the *student's* trajectory are what Eq. 3 and Eq. 4 distil on them.
+            Measured on cartpole (half the steps the teacher's, 5k steps and 500 updates a round): held-out
+            returns fell from 339, 321 to 180, 224 after two rounds.
         teacher_prob: with a ``driver``, the probability that a step's action is the teacher's instead
             (DAgger's mixture; both models keep filtering the executed action).
         push_rate: expected number of *pushes* per 100 steps. A push replaces the policy's action by one
             uniform random action held for ``U{push_steps}`` steps. Held actions move the system far (white
             noise of the same size averages out), so D holds states off the expert's narrow band *and* the
             teacher's recovery from them: what the student meets when its own small errors have pushed it.
+            Measured on cartpole (rate 3, 3-15 steps): the wider D is fitted slowly; after 1000-3000 updates
+            the student scores below the one distilled on the expert's narrow D (187-260 against 454-491).
         push_steps: ``(low, high)`` duration of a push, inclusive.
 
     Returns:
