@@ -9,8 +9,12 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--hardware", action="store_true", default=False,
-                     help="run tests that need a physical Franka arm and/or RealSense camera")
+    parser.addoption(
+        "--hardware",
+        action="store_true",
+        default=False,
+        help="run tests that need a physical Franka arm and/or RealSense camera",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

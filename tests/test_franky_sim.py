@@ -32,9 +32,7 @@ FAST = {"realtime": False, "dynamics_factor": 0.5}  # no RT kernel here; faster 
 def start_franky_sim() -> tuple[subprocess.Popen, str]:
     """Starts franky-sim on a free loopback address and waits until its FCI port accepts connections."""
     if not FRANKY_SIM.exists():
-        pytest.fail(
-            f"franky-sim not found at {FRANKY_SIM}: run scripts/setup.sh (it installs franky-sim==1.0.4)"
-        )
+        pytest.fail(f"franky-sim not found at {FRANKY_SIM}: run scripts/setup.sh (it installs franky-sim==1.0.4)")
     rng = random.Random()
     for _ in range(20):
         addr = f"127.{rng.randint(1, 99)}.{rng.randint(0, 250)}.{rng.randint(1, 250)}"
@@ -56,9 +54,7 @@ def start_franky_sim() -> tuple[subprocess.Popen, str]:
     while not any(b"Connect to the server" in ln for ln in lines):
         if proc.poll() is not None:
             reader.join(1.0)
-            pytest.fail(
-                f"franky-sim exited with code {proc.returncode} before serving on {addr}: {lines[-5:]}"
-            )
+            pytest.fail(f"franky-sim exited with code {proc.returncode} before serving on {addr}: {lines[-5:]}")
         if time.monotonic() > deadline:
             stop_franky_sim(proc)
             pytest.fail(f"franky-sim did not serve on {addr}:{FCI_PORT} within 60 s: {lines[-5:]}")

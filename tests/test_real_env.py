@@ -53,9 +53,7 @@ def test_missing_packages_listed_with_the_pip_extra(monkeypatch):
 
     for mod in ("pyrealsense2", "franky"):
         monkeypatch.setitem(sys.modules, mod, None)
-    with pytest.raises(
-        DependencyNotInstalled, match=r"franky-control, pyrealsense2: pip install twist\[real\]"
-    ):
+    with pytest.raises(DependencyNotInstalled, match=r"franky-control, pyrealsense2: pip install twist\[real\]"):
         FrankaRealEnv()
 
 
@@ -122,9 +120,7 @@ def test_operator_callback_places_and_judges():
 
 def test_terminal_operator_prompts_until_answered():
     answers, shown = iter(["", "maybe", "Y"]), []
-    op = TerminalOperator(
-        input_fn=lambda prompt: (shown.append(prompt), next(answers))[1], print_fn=shown.append
-    )
+    op = TerminalOperator(input_fn=lambda prompt: (shown.append(prompt), next(answers))[1], print_fn=shown.append)
     op.place("push", np.array([0.5, 0.0]), np.array([0.6, 0.1]))
     assert "x=0.500" in shown[0] and "red goal at x=0.600" in shown[0]
     assert op.judge_success("push") is True

@@ -87,11 +87,7 @@ class TerminalOperator:
 
     def judge_success(self, task: str) -> bool:
         """Asks y/n until it gets an answer."""
-        criterion = (
-            "cube centre within 5 cm of the goal"
-            if task == "push"
-            else "cube lifted >= 10 cm above the table"
-        )
+        criterion = "cube centre within 5 cm of the goal" if task == "push" else "cube lifted >= 10 cm above the table"
         while True:
             ans = self.input_fn(f"Episode over. Success ({criterion})? [y/n] ").strip().lower()
             if ans in ("y", "yes", "n", "no"):
@@ -220,9 +216,7 @@ class FrankaRealEnv(gym.Env):
         self.success_from = success_from
         self.render_mode = render_mode
         self.robot_name = robot
-        self.observation_space = spaces.Dict(
-            {"pixels": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)}
-        )
+        self.observation_space = spaces.Dict({"pixels": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)})
         self.action_space = spaces.Box(-1.0, 1.0, (self.task.action_dim,), np.float32)
 
         # Every missing package is reported at once, before any device is touched.
@@ -329,9 +323,7 @@ class FrankaRealEnv(gym.Env):
         """
         self._check_open()
         if not self._ready:
-            raise ResetNeeded(
-                "FrankaRealEnv: call reset() before step(); reset homes the arm (no motion before)"
-            )
+            raise ResetNeeded("FrankaRealEnv: call reset() before step(); reset homes the arm (no motion before)")
         delta, gripper = scale_action(action, self.task)  # ValueError here: nothing has moved
         try:
             commanded = self.robot.move_ee(delta, gripper)
@@ -391,9 +383,7 @@ class FrankaRealEnv(gym.Env):
             p = self.robot.physics
             return TaskReadout(ee, p.block_pos(), p.goal_pos(), width)
         if self.detector is not None:
-            return self.detector.readout(
-                self.detector.detect(self.camera.read_full()), ee, width, self._goal_xy
-            )
+            return self.detector.readout(self.detector.detect(self.camera.read_full()), ee, width, self._goal_xy)
         return None
 
     def _judge_success(self, readout: TaskReadout | None) -> bool:
@@ -428,9 +418,7 @@ class _AutomatedReset:
         logger.info("non-interactive reset: assuming cube at %s and goal at %s", block_xy, goal_xy)
 
     def judge_success(self, task: str) -> bool:
-        raise HardwareError(
-            "non-interactive mode has no operator to judge success; use success_from='detector'"
-        )
+        raise HardwareError("non-interactive mode has no operator to judge success; use success_from='detector'")
 
 
 def _missing(module: str, pip_name: str) -> list[str]:

@@ -61,9 +61,7 @@ def import_cv2() -> Any:
     return cv2
 
 
-def square_crop_resize(
-    frame: np.ndarray, size: int, crop: tuple[int, int, int, int] | None = None
-) -> np.ndarray:
+def square_crop_resize(frame: np.ndarray, size: int, crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Crops a frame to a region of interest and resizes it to ``size`` x ``size``.
 
     Args:

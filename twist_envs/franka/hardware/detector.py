@@ -153,9 +153,7 @@ class DetectorCalibration:
         d = json.loads(Path(path).read_text())
 
         def plane(k: str) -> PlaneCalibration:
-            return PlaneCalibration(
-                tuple(tuple(float(v) for v in r) for r in d[k]["homography"]), d[k]["height"]
-            )
+            return PlaneCalibration(tuple(tuple(float(v) for v in r) for r in d[k]["homography"]), d[k]["height"])
 
         return DetectorCalibration(plane("block"), plane("goal"))
 
@@ -273,9 +271,7 @@ def alignment_overlay(real_rgb: np.ndarray, sim_rgb: np.ndarray) -> tuple[np.nda
     cv2 = import_cv2()
     if real_rgb.shape != sim_rgb.shape:
         raise ValueError(f"real {real_rgb.shape} and sim {sim_rgb.shape} images must have the same shape")
-    gray = [
-        cv2.cvtColor(np.ascontiguousarray(im, np.uint8), cv2.COLOR_RGB2GRAY) for im in (real_rgb, sim_rgb)
-    ]
+    gray = [cv2.cvtColor(np.ascontiguousarray(im, np.uint8), cv2.COLOR_RGB2GRAY) for im in (real_rgb, sim_rgb)]
     edges = [cv2.Canny(g, 50, 150) > 0 for g in gray]
     near_real = cv2.dilate(edges[0].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     score = float((edges[1] & near_real).sum() / max(1, edges[1].sum()))

@@ -126,9 +126,7 @@ def check_delta(delta_xyz: Any) -> np.ndarray:
     return d
 
 
-def clip_delta(
-    delta_xyz: np.ndarray, ee_pos: np.ndarray, workspace: Workspace, max_step_m: float
-) -> np.ndarray:
+def clip_delta(delta_xyz: np.ndarray, ee_pos: np.ndarray, workspace: Workspace, max_step_m: float) -> np.ndarray:
     """Clips a base-frame delta to the per-step limit and keeps the target in the workspace box.
 
     Args:
@@ -159,9 +157,7 @@ def probe_tcp(host: str, port: int, timeout_s: float) -> str | None:
 def validate_max_step(max_step_m: float) -> float:
     """Returns ``max_step_m`` if it is in (0, 2 cm], else raises ``ValueError`` (never silently raised)."""
     if not (0.0 < max_step_m <= MAX_STEP_LIMIT_M):
-        raise ValueError(
-            f"max_step_m must be in (0, {MAX_STEP_LIMIT_M}] m (the paper's 2 cm), got {max_step_m}"
-        )
+        raise ValueError(f"max_step_m must be in (0, {MAX_STEP_LIMIT_M}] m (the paper's 2 cm), got {max_step_m}")
     return float(max_step_m)
 
 
@@ -231,9 +227,7 @@ class GuardedRobot:
             cause = f"{type(e).__name__}: {e}"
             self.stop()
             if self._failed_after_recovery:
-                self._failed_after_recovery = (
-                    False  # the guard gives up; an explicit retry gets a fresh attempt
-                )
+                self._failed_after_recovery = False  # the guard gives up; an explicit retry gets a fresh attempt
                 raise HardwareError(
                     f"{self.name}: {what} failed again right after an error recovery ({cause}); "
                     "check the arm and its surroundings, then restart"
@@ -348,9 +342,7 @@ def _import_franky() -> Any:
     try:
         import franky
     except ImportError as e:
-        raise DependencyNotInstalled(
-            f"franky is not installed (needed for robot='franky'): {REAL_EXTRA}"
-        ) from e
+        raise DependencyNotInstalled(f"franky is not installed (needed for robot='franky'): {REAL_EXTRA}") from e
     return franky
 
 
