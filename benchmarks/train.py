@@ -40,33 +40,24 @@ VARIANTS = {"state": (("state",), ("state",), "state"), "pixels": (("pixels",), 
 
 def fill_store(env: gym.Env, directory: Path, steps: int, seed: int) -> None:
     """Store random-action episodes, as the loop's prefill does."""
+    from collections import defaultdict
+
     from twist_agents.data import EpisodeStore
+    from twist_agents.training.episodes import append_row
 
     store = EpisodeStore(directory)
     rng = np.random.default_rng(seed)
     done_steps = 0
     while done_steps < steps:
         obs, _ = env.reset(seed=int(rng.integers(1 << 30)))
-        ep: dict[str, list] = {k: [v] for k, v in obs.items()}
-        ep.update(
-            action=[np.zeros(env.action_space.shape, np.float32)],
-            reward=[0.0],
-            is_first=[True],
-            is_last=[False],
-            is_terminal=[False],
-        )
+        ep: dict[str, list] = defaultdict(list)
+        append_row(ep, obs, np.zeros(env.action_space.shape, np.float32), 0.0, True, False, False)
         done = False
         while not done:
             a = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
             obs, r, term, trunc, _ = env.step(a)
             done = term or trunc
-            for k, v in obs.items():
-                ep[k].append(v)
-            ep["action"].append(a)
-            ep["reward"].append(np.float32(r))
-            ep["is_first"].append(False)
-            ep["is_last"].append(done)
-            ep["is_terminal"].append(term)
+            append_row(ep, obs, a, float(r), False, done, term)
             done_steps += 1
         store.add({k: np.stack(v) for k, v in ep.items()})
 
