@@ -38,15 +38,14 @@ import numpy as np
 import torch
 
 from twist_agents.data import EpisodeStore, SequenceSampler
+from twist_agents.data.store import atomic_write
 from twist_agents.dreamer import DreamerAgent
 from twist_agents.dreamer.agent import atomic_torch_save
 from twist_agents.dreamer.trainer import train_dreamer
 from twist_agents.training.checkpoints import latest_checkpoint
 from twist_agents.training.envs import make_env
-from twist_agents.training.episodes import append_row as _append_row
-from twist_agents.training.episodes import as_obs_dict
-from twist_agents.training.episodes import episode_seed as _episode_seed
-from twist_agents.training.evaluate import episode_returns as evaluate
+from twist_agents.training.episodes import append_row, as_obs_dict, episode_seed
+from twist_agents.training.evaluate import episode_returns
 from twist_agents.training.metrics import MetricsLogger
 from twist_agents.twist.agent import TwistAgent
 from twist_agents.twist.config import DistillConfig, distill_config
@@ -135,12 +134,12 @@ def collect_dataset(
     )
     try:
         while store.num_steps < steps:
-            ep_seed = _episode_seed(seed + 7919, len(store))
+            ep_seed = episode_seed(seed + 7919, len(store))
             obs = as_obs_dict(env.reset(seed=ep_seed)[0])
             rng = np.random.default_rng(ep_seed)
             sigma = rng.uniform(*action_noise) * (high - low) / 2.0
             episode: dict[str, list[Any]] = defaultdict(list)
-            _append_row(episode, obs, np.zeros(low.shape, np.float32), 0.0, True, False, False)
+            append_row(episode, obs, np.zeros(low.shape, np.float32), 0.0, True, False, False)
             state, d_state, done = None, None, False
             push_left, push_action = 0, np.zeros_like(low)
             while not done:
@@ -163,7 +162,7 @@ def collect_dataset(
                 executed = torch.as_tensor(norm, device=teacher.device)[None]
                 state = (state[0], executed)
                 d_state = (d_state[0], executed) if d_state is not None else None
-                _append_row(episode, obs, norm, float(reward), False, done, bool(terminated))
+                append_row(episode, obs, norm, float(reward), False, done, bool(terminated))
                 bar.update(1)
             store.add({k: np.stack(v) for k, v in episode.items()})
     finally:
@@ -315,9 +314,9 @@ def train_twist(
     agent = distil(teacher, teacher_dir / "episodes", run_dir / "student", cfg, seed, resume, progress)
     timing["distill_s"] = time.perf_counter() - t0
     agent.save(run_dir / "twist_agent.pt")
-    summary = _read_summary(run_dir)
+    summary = read_summary(run_dir)
     summary.update({"env_id": env_id, "preset": preset, "seed": seed, "distill": dataclasses.asdict(cfg), **timing})
-    _write_summary(run_dir, summary)
+    write_summary(run_dir, summary)
     return agent
 
 
@@ -336,13 +335,9 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
 
 
 def write_summary(run_dir: Path, summary: Mapping[str, Any]) -> None:
-    """Write the run's ``summary.json`` (temp file + rename)."""
-    tmp = run_dir / ".summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    tmp.replace(run_dir / "summary.json")
-
-
-_read_summary, _write_summary = read_summary, write_summary
+    """Write the run's ``summary.json`` atomically (a killed run leaves the old file or the new one)."""
+    text = json.dumps(summary, indent=2).encode()
+    atomic_write(run_dir / "summary.json", lambda f: f.write(text))
 
 
 def evaluate_twist(
@@ -366,7 +361,7 @@ def evaluate_twist(
         env = make_env(env_id, seed, **kwargs)
         try:
             who = who if who is not None else RandomAgent(env.action_space, seed)
-            out[name] = evaluate(who, env, episodes, seed)  # type: ignore[arg-type]
+            out[name] = episode_returns(who, env, episodes, seed)  # type: ignore[arg-type]
         finally:
             env.close()
     out["eval_s"] = time.perf_counter() - t0
@@ -412,7 +407,7 @@ def twist_from_teacher(
     agent = distil(teacher, teacher_dir / "episodes", run_dir / "student", cfg, seed, True, progress)
     timing["distill_s"] = time.perf_counter() - t0
     agent.save(final)
-    summary = _read_summary(run_dir)
+    summary = read_summary(run_dir)
     summary.update(
         {
             "env_id": env_id,
@@ -426,7 +421,7 @@ def twist_from_teacher(
             **timing,
         }
     )
-    _write_summary(run_dir, summary)
+    write_summary(run_dir, summary)
     return agent
 
 
