@@ -10,7 +10,7 @@ Timing of one episode (150 steps, as in the paper)::
     step(a):  check a (ValueError, nothing moves) -> clip -> move arm (blocking) -> obs_t+1
     step 150: ... -> success judged (operator by default, or the colour detector) -> truncated
 
-Safety is built into the layers below (``hardware/robot.py``): workspace box and 2 cm clip before the
+Safety is built into the layers below (``hardware/robot/base.py``): workspace box and 2 cm clip before the
 controller, NaN/inf refused, one error recovery then ``HardwareError``, ``close()`` and Ctrl-C stop the arm
 and release the camera, and no motion before ``reset()``.
 
