@@ -15,7 +15,9 @@ controller, NaN/inf refused, one error recovery then ``HardwareError``, ``close(
 and release the camera, and no motion before ``reset()``.
 
 ``robot="sim"`` / ``camera="sim"`` swap in the sim twins (the MuJoCo scene of the sim env), so the whole
-loop, including the operator protocol and the detector, runs without hardware.
+loop, including the operator protocol and the detector, runs without hardware. Devices are built by name
+through ``hardware/factory.py`` (``make_robot``, ``make_camera``); an already built robot (a
+``GuardedRobot``) or camera (any ``Camera``, e.g. a ``ReplayCamera``) can be passed instead of a name.
 """
 
 from __future__ import annotations
@@ -31,23 +33,16 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import DependencyNotInstalled, ResetNeeded
 
-from twist_envs.franka.hardware.camera import REAL_EXTRA, Camera, RealSenseCamera, RealSenseConfig, SimCamera
+from twist_envs.franka.hardware.camera import REAL_EXTRA, Camera, SimCamera
 from twist_envs.franka.hardware.detector import ColorDetector, DetectorCalibration
 from twist_envs.franka.hardware.errors import HardwareError
-from twist_envs.franka.hardware.robot import (
-    FrankxRobot,
-    FrankyRobot,
-    GuardedRobot,
-    SimRobot,
-    validate_max_step,
-)
+from twist_envs.franka.hardware.factory import CAMERAS, ROBOTS, SIM, make_camera, make_robot, missing_packages
+from twist_envs.franka.hardware.robot import GuardedRobot, SimRobot, validate_max_step
 from twist_envs.franka.scene import DEFAULT_WORKSPACE, FrankaPhysics, Workspace
 from twist_envs.franka.tasks import EPISODE_STEPS, Task, TaskReadout, make_task, scale_action
 
 logger = logging.getLogger(__name__)
 
-ROBOTS = ("franky", "frankx", "sim")
-CAMERAS = ("realsense", "sim")
 SUCCESS_SOURCES = ("operator", "detector")
 
 
@@ -127,9 +122,11 @@ class FrankaRealEnv(gym.Env):
 
     Args:
         task: ``"push"`` or ``"lift"``.
-        robot: ``"franky"`` (franky-control), ``"frankx"`` (no wheel for Python >= 3.10) or ``"sim"``.
+        robot: ``"franky"`` (franky-control), ``"frankx"`` (no wheel for Python >= 3.10), ``"sim"``, or a
+            robot already built (a :class:`GuardedRobot`, e.g. from ``make_robot``); the env closes it.
         robot_ip: FCI address of the robot's control box.
-        camera: ``"realsense"`` or ``"sim"`` (renders the sim twin's scene).
+        camera: ``"realsense"``, ``"sim"`` (renders the sim twin's scene), or a :class:`Camera` already
+            built (e.g. a ``ReplayCamera``) whose ``size`` is ``image_size``; the env starts and stops it.
         camera_serial: serial number of the RealSense to open (``None``: the only one connected).
         workspace: box the tool tip stays in: a ``Workspace`` or ``(low_xyz, high_xyz)``; default = sim's.
         max_step_m: largest tool move per axis per step, at most 0.02 (the paper's 2 cm).
@@ -141,8 +138,10 @@ class FrankaRealEnv(gym.Env):
             requires ``success_from="detector"``). Ignored with ``robot="sim"``.
         calibration: detector calibration (``DetectorCalibration`` or a JSON path written by ``save``);
             required for the detector on hardware, computed from the MuJoCo camera for the sim twin.
-        robot_kwargs: extra arguments of the robot class (e.g. ``dynamics_factor``, ``realtime``).
-        camera_kwargs: extra ``RealSenseConfig`` fields (e.g. ``crop``, ``exposure_us``).
+        robot_kwargs: extra arguments of the robot class (e.g. ``dynamics_factor``, ``realtime``); only with
+            a robot name.
+        camera_kwargs: extra ``RealSenseConfig`` fields (e.g. ``crop``, ``exposure_us``); only with a camera
+            name (ignored by the sim camera).
         episode_steps: steps after which the env judges success and truncates (the paper's 150). The env
             cannot see ``gym.make``'s ``TimeLimit``: when shortening episodes with ``max_episode_steps=N``,
             pass ``episode_steps=N`` too.
@@ -166,9 +165,9 @@ class FrankaRealEnv(gym.Env):
     def __init__(
         self,
         task: str = "push",
-        robot: str = "franky",
+        robot: str | GuardedRobot = "franky",
         robot_ip: str = "172.16.0.2",
-        camera: str = "realsense",
+        camera: str | Camera = "realsense",
         camera_serial: str | None = None,
         workspace: Workspace | tuple[Any, Any] | None = None,
         max_step_m: float = 0.02,
@@ -182,25 +181,42 @@ class FrankaRealEnv(gym.Env):
         episode_steps: int = EPISODE_STEPS,
         render_mode: str | None = None,
     ):
-        for name, value, allowed in (
-            ("robot", robot, ROBOTS),
-            ("camera", camera, CAMERAS),
-            ("success_from", success_from, SUCCESS_SOURCES),
+        # A name, or a device already built. A built robot must be a GuardedRobot, not just any Robot: the safety
+        # rules live in that class.
+        for name, value, allowed, built in (
+            ("robot", robot, ROBOTS, GuardedRobot),
+            ("camera", camera, CAMERAS, Camera),
+            ("success_from", success_from, SUCCESS_SOURCES, ()),
         ):
-            if value not in allowed:
+            if value not in allowed and not isinstance(value, built):
                 raise ValueError(f"FrankaRealEnv: {name} must be one of {allowed}, got {value!r}")
+        robot_is_sim = robot == SIM or isinstance(robot, SimRobot)
+        camera_is_sim = camera == SIM or isinstance(camera, SimCamera)
         if not (isinstance(image_size, int) and image_size > 0):
             raise ValueError(f"FrankaRealEnv: image_size must be a positive int, got {image_size!r}")
+        if not isinstance(robot, str) and robot_kwargs:
+            raise ValueError("FrankaRealEnv: robot_kwargs configure a robot built by name, not a robot object")
+        if not isinstance(camera, str):
+            if camera_kwargs or camera_serial is not None:
+                raise ValueError(
+                    "FrankaRealEnv: camera_kwargs and camera_serial configure a camera built by name, not a camera "
+                    "object"
+                )
+            if camera.size != image_size:
+                raise ValueError(f"FrankaRealEnv: the camera's size {camera.size} is not image_size {image_size}")
+        sim_scenes = {id(d.physics): d.physics for d in (robot, camera) if isinstance(d, (SimRobot, SimCamera))}
+        if len(sim_scenes) > 1:
+            raise ValueError("FrankaRealEnv: the sim robot and the sim camera must share one FrankaPhysics")
         if not (isinstance(episode_steps, int) and episode_steps > 0):
             raise ValueError(f"FrankaRealEnv: episode_steps must be a positive int, got {episode_steps!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"FrankaRealEnv: render_mode must be None or 'rgb_array', got {render_mode!r}")
-        if robot != "sim" and not interactive and operator is None and success_from == "operator":
+        if not robot_is_sim and not interactive and operator is None and success_from == "operator":
             raise ValueError(
                 "FrankaRealEnv: interactive=False leaves nobody to judge success: pass "
                 "success_from='detector' (with a calibration) or an operator"
             )
-        if camera != "sim" and success_from == "detector" and calibration is None:
+        if not camera_is_sim and success_from == "detector" and calibration is None:
             raise ValueError(
                 "FrankaRealEnv: success_from='detector' on hardware needs calibration= "
                 "(see docs/hardware.md, 'Detector calibration')"
@@ -215,18 +231,13 @@ class FrankaRealEnv(gym.Env):
         self.episode_steps = episode_steps
         self.success_from = success_from
         self.render_mode = render_mode
-        self.robot_name = robot
+        self.robot_name = robot if isinstance(robot, str) else type(robot).__name__
         self.observation_space = spaces.Dict({"pixels": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)})
         self.action_space = spaces.Box(-1.0, 1.0, (self.task.action_dim,), np.float32)
 
         # Every missing package is reported at once, before any device is touched.
-        missing = []
-        if camera == "realsense":
-            missing += _missing("pyrealsense2", "pyrealsense2") + _missing("cv2", "opencv-python-headless")
-        if robot == "franky":
-            missing += _missing("franky", "franky-control")
-        if success_from == "detector":
-            missing += _missing("cv2", "opencv-python-headless")
+        needs = [d for d in (camera, robot) if isinstance(d, str)] + ["detector"] * (success_from == "detector")
+        missing = missing_packages(*needs)
         if missing:
             raise DependencyNotInstalled(
                 f"FrankaRealEnv: missing package(s) {', '.join(sorted(set(missing)))}: {REAL_EXTRA}"
@@ -234,39 +245,40 @@ class FrankaRealEnv(gym.Env):
 
         self._closed = False
         self._ready = False  # set by reset(): no motion before it
-        self.physics: FrankaPhysics | None = None
+        self.physics: FrankaPhysics | None = next(iter(sim_scenes.values()), None)  # a built twin's scene
+        self._owns_physics = False  # a scene that came with a built device stays its owner's to close
         self.camera: Camera | None = None
         self.robot: GuardedRobot | None = None
         try:
-            if robot == "sim" or camera == "sim":
-                self.physics = FrankaPhysics(task, workspace=workspace)
-            if camera == "sim":
-                if robot != "sim":
-                    logger.warning("camera='sim' with a real robot: the images show the static sim scene")
-                self.camera = SimCamera(self.physics, image_size)
+            if self.physics is None and SIM in (robot, camera):
+                self.physics, self._owns_physics = FrankaPhysics(task, workspace=workspace), True
+            if camera_is_sim and not robot_is_sim:
+                logger.warning("camera='sim' with a real robot: the images show the static sim scene")
+            if isinstance(camera, str):
+                extra = (camera_kwargs or {}) if camera != SIM else {}  # the sim camera has no RealSense settings
+                self.camera = make_camera(camera, physics=self.physics, size=image_size, serial=camera_serial, **extra)
             else:
-                cfg = RealSenseConfig(serial=camera_serial, **(camera_kwargs or {}))
-                self.camera = RealSenseCamera(image_size, cfg)
+                self.camera = camera
             self.camera.start()  # before the robot: a missing camera fails without any network traffic
-            has_gripper = self.task.action_dim == 4
-            kw = dict(robot_kwargs or {})
-            if robot == "sim":
-                self.robot = SimRobot(self.physics, workspace=workspace, max_step_m=max_step_m, **kw)
-            elif robot == "franky":
-                self.robot = FrankyRobot(
-                    robot_ip, workspace=workspace, max_step_m=max_step_m, has_gripper=has_gripper, **kw
+            if isinstance(robot, str):
+                self.robot = make_robot(
+                    robot,
+                    physics=self.physics,
+                    ip=robot_ip,
+                    workspace=workspace,
+                    max_step_m=max_step_m,
+                    has_gripper=self.task.action_dim == 4,
+                    **dict(robot_kwargs or {}),
                 )
             else:
-                self.robot = FrankxRobot(
-                    robot_ip, workspace=workspace, max_step_m=max_step_m, has_gripper=has_gripper, **kw
-                )
+                self.robot = robot
         except BaseException:
             self.close()
             raise
 
         if operator is not None:
             self.operator: Operator = operator
-        elif robot == "sim":
+        elif robot_is_sim:
             self.operator = SimOperator(self.physics, self.task)
         elif interactive:
             self.operator = TerminalOperator()
@@ -350,7 +362,8 @@ class FrankaRealEnv(gym.Env):
         """Stops the arm, disconnects it and releases the camera; safe to call more than once."""
         self._ready = False
         self._closed = True
-        robot, camera, physics = self.robot, self.camera, self.physics
+        robot, camera = self.robot, self.camera
+        physics = self.physics if self._owns_physics else None
         self.robot = self.camera = self.physics = None
         try:
             if robot is not None:
@@ -419,9 +432,3 @@ class _AutomatedReset:
 
     def judge_success(self, task: str) -> bool:
         raise HardwareError("non-interactive mode has no operator to judge success; use success_from='detector'")
-
-
-def _missing(module: str, pip_name: str) -> list[str]:
-    import importlib.util
-
-    return [] if importlib.util.find_spec(module) is not None else [pip_name]
