@@ -28,11 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.error import DependencyNotInstalled, ResetNeeded
 
+from twist_envs.base import TwistEnv, observation_space_for
 from twist_envs.franka.hardware.camera import REAL_EXTRA, Camera, SimCamera
 from twist_envs.franka.hardware.detector import ColorDetector, DetectorCalibration
 from twist_envs.franka.hardware.errors import HardwareError
@@ -106,7 +106,7 @@ class SimOperator:
         return self.task.success(TaskReadout(p.ee_pos(), p.block_pos(), p.goal_pos(), p.gripper_width()))
 
 
-class FrankaRealEnv(gym.Env):
+class FrankaRealEnv(TwistEnv):
     """BlockPush / BlockLift on a real Franka with a RealSense camera; observations ``{"pixels"}`` only.
 
     Without hardware the constructor fails within seconds naming what is missing: a package
@@ -161,6 +161,7 @@ class FrankaRealEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+    env_name = "FrankaRealEnv"
 
     def __init__(
         self,
@@ -209,8 +210,7 @@ class FrankaRealEnv(gym.Env):
             raise ValueError("FrankaRealEnv: the sim robot and the sim camera must share one FrankaPhysics")
         if not (isinstance(episode_steps, int) and episode_steps > 0):
             raise ValueError(f"FrankaRealEnv: episode_steps must be a positive int, got {episode_steps!r}")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"FrankaRealEnv: render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self._check_render_mode(render_mode)
         if not robot_is_sim and not interactive and operator is None and success_from == "operator":
             raise ValueError(
                 "FrankaRealEnv: interactive=False leaves nobody to judge success: pass "
@@ -232,7 +232,7 @@ class FrankaRealEnv(gym.Env):
         self.success_from = success_from
         self.render_mode = render_mode
         self.robot_name = robot if isinstance(robot, str) else type(robot).__name__
-        self.observation_space = spaces.Dict({"pixels": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)})
+        self.observation_space = observation_space_for("pixels", 0, image_size)
         self.action_space = spaces.Box(-1.0, 1.0, (self.task.action_dim,), np.float32)
 
         # Every missing package is reported at once, before any device is touched.
@@ -295,7 +295,7 @@ class FrankaRealEnv(gym.Env):
 
         self._steps = 0
         self._goal_xy = np.full(2, np.nan)
-        self._last_obs: dict[str, np.ndarray] | None = None
+        self._last_pixels = None
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -315,7 +315,7 @@ class FrankaRealEnv(gym.Env):
         try:
             self.robot.home()
             self.operator.place(self.task.name, block_xy, goal_xy)
-            obs = self._observe()
+            obs = self._observation()
         except KeyboardInterrupt:
             self.close()
             raise
@@ -339,7 +339,7 @@ class FrankaRealEnv(gym.Env):
         delta, gripper = scale_action(action, self.task)  # ValueError here: nothing has moved
         try:
             commanded = self.robot.move_ee(delta, gripper)
-            obs = self._observe()
+            obs = self._observation()
         except KeyboardInterrupt:
             self.close()  # Ctrl-C: stop the arm and release the camera before anything else
             raise
@@ -353,10 +353,9 @@ class FrankaRealEnv(gym.Env):
         return obs, float(reward), False, final, self._info(readout, final, commanded)
 
     def render(self) -> np.ndarray | None:
-        """The last policy image (``render_mode="rgb_array"``)."""
-        if self.render_mode == "rgb_array" and self._last_obs is not None:
-            return self._last_obs["pixels"].copy()
-        return None
+        """A copy of the last policy image (``render_mode="rgb_array"``); ``None`` before the first one."""
+        frame = super().render()
+        return None if frame is None else frame.copy()
 
     def close(self) -> None:
         """Stops the arm, disconnects it and releases the camera; safe to call more than once."""
@@ -379,15 +378,19 @@ class FrankaRealEnv(gym.Env):
         if self._closed:
             raise HardwareError("FrankaRealEnv: the env is closed (arm stopped, camera released)")
 
-    def _observe(self) -> dict[str, np.ndarray]:
+    def _render(self) -> np.ndarray:
+        """The camera's newest frame, checked to be the policy image's shape and dtype."""
         pixels = self.camera.read()
         if pixels.shape != (self.image_size, self.image_size, 3) or pixels.dtype != np.uint8:
             raise HardwareError(
                 f"camera returned {pixels.shape} {pixels.dtype}, expected "
                 f"({self.image_size}, {self.image_size}, 3) uint8"
             )
-        self._last_obs = {"pixels": pixels}
-        return self._last_obs
+        return pixels
+
+    def _render_before_first_observation(self) -> np.ndarray | None:
+        # Reading the camera here would show a scene nobody has reset yet.
+        return None
 
     def _readout(self, obs: dict[str, np.ndarray]) -> TaskReadout | None:
         """Cube/goal/tool state: sim twin ground truth, else the detector, else unknown (None)."""
