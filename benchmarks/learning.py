@@ -250,6 +250,8 @@ def _commit() -> str:
 
 def merge(out: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Merge ``runs`` into the JSON at ``out`` (same env, agent, preset, seed and tag: replaced)."""
+    from twist_agents.data.atomic import atomic_write_text
+
     out.parent.mkdir(parents=True, exist_ok=True)
     # Two invocations may finish a run at the same moment: read-modify-write under a lock.
     with open(out.with_suffix(".lock"), "w") as lock:
@@ -260,9 +262,7 @@ def merge(out: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
         for r in runs:
             kept[key(r)] = r
         data = {"commit": _commit(), "runs": sorted(kept.values(), key=key), "reference": reference()}
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        tmp.replace(out)
+        atomic_write_text(out, json.dumps(data, indent=1))
     return data
 
 

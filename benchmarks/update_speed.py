@@ -337,10 +337,9 @@ def _tree(rev: str) -> str:
 
 
 def _write(path: Path, report: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(path)
+    from twist_agents.data.atomic import atomic_write_text
+
+    atomic_write_text(path, json.dumps(report, indent=2) + "\n")
 
 
 def _print_cell(key: str, cell: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """Hardware layer without hardware: safety rules of GuardedRobot on the sim twin, fast failures, detector.
 
-Each safety rule has a test here that fails if the rule is removed from ``hardware/robot.py``.
+Each safety rule has a test here that fails if the rule is removed from ``hardware/robot/base.py``.
 Network traffic goes to loopback addresses only.
 """
 

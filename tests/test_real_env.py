@@ -262,3 +262,59 @@ def test_close_stops_arm_and_releases_camera():
     env.close()
     env.close()
     assert robot.closed and robot.stop_count >= 1 and not cam.started
+
+
+# ---------------------------------------------------------------- devices by name or as objects
+def test_devices_built_by_the_factories_can_be_passed_as_objects():
+    from twist_envs.franka.hardware import make_camera, make_robot
+    from twist_envs.franka.scene import FrankaPhysics
+
+    physics = FrankaPhysics("push")
+    robot, cam = make_robot("sim", physics=physics), make_camera("sim", physics=physics, size=64)
+    env = FrankaRealEnv(robot=robot, camera=cam, episode_steps=2)
+    try:
+        assert env.robot is robot and env.camera is cam and env.physics is physics
+        assert isinstance(env.operator, type(FrankaRealEnv(robot="sim", camera="sim").operator))
+        obs, info = env.reset(seed=0)
+        *_, truncated, info = env.step(np.zeros(3, np.float32))
+        *_, truncated, info = env.step(np.zeros(3, np.float32))
+        assert truncated and np.isfinite(info["block_pos"]).all()  # the sim twin's ground truth
+    finally:
+        env.close()
+    assert robot.closed and not cam.started
+    assert physics.render(16).shape == (16, 16, 3)  # the scene belongs to whoever built it: not closed
+
+
+def test_a_replay_camera_object_feeds_the_policy_images():
+    from twist_envs.franka.hardware import ReplayCamera
+
+    frames = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    env = FrankaRealEnv(robot="sim", camera=ReplayCamera(frames), episode_steps=2)
+    try:
+        obs, _ = env.reset(seed=0)
+        np.testing.assert_array_equal(obs["pixels"], frames[0])
+        obs, *_ = env.step(np.zeros(3, np.float32))
+        np.testing.assert_array_equal(obs["pixels"], frames[1])
+    finally:
+        env.close()
+
+
+def test_device_objects_are_checked():
+    from twist_envs.franka.hardware import ReplayCamera, make_camera, make_robot
+    from twist_envs.franka.scene import FrankaPhysics
+
+    frames = np.zeros((1, 32, 32, 3), np.uint8)
+    with pytest.raises(ValueError, match="robot must be one of"):
+        FrankaRealEnv(robot=object(), camera="sim")  # not a GuardedRobot: the safety rules would be bypassed
+    with pytest.raises(ValueError, match="camera's size 32 is not image_size 64"):
+        FrankaRealEnv(robot="sim", camera=ReplayCamera(frames, size=32))
+    with pytest.raises(ValueError, match="robot_kwargs"):
+        FrankaRealEnv(robot=make_robot("sim", physics=FrankaPhysics("push")), camera="sim", robot_kwargs={"x": 1})
+    a, b = FrankaPhysics("push"), FrankaPhysics("push")
+    with pytest.raises(ValueError, match="share one FrankaPhysics"):
+        FrankaRealEnv(robot=make_robot("sim", physics=a), camera=make_camera("sim", physics=b))
+    with pytest.raises(ValueError, match="robot must be one of"):
+        make_robot("ur5")
+    with pytest.raises(ValueError, match="pass physics"):
+        make_camera("sim")
+    a.close(), b.close()

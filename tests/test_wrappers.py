@@ -137,3 +137,17 @@ def test_folder_textures_feed_a_distracting_env(tmp_path):
     obs, _ = env.reset(seed=0)
     assert obs["pixels"].shape == (64, 64, 3)
     env.close()
+
+
+def test_domain_randomization_writes_nothing_onto_the_env_and_captures_defaults_once():
+    env = cheetah()
+    before = set(vars(env.unwrapped))
+    inner = DomainRandomization(env, [light_brightness(scale=(2.0, 2.0), headlight=False)], split="train")
+    outer = DomainRandomization(inner, [material_colors()], split="train")
+    assert set(vars(env.unwrapped)) == before  # no attribute added to someone else's env
+    assert inner.scene is outer.scene is scene_of(env)  # one scene per env, looked up, not stored on it
+    compiled = inner.scene.model.light_diffuse.copy()
+    outer.reset(seed=0)
+    outer.reset(seed=1)  # scaled from the compiled values every time, never from the last scaled ones
+    np.testing.assert_allclose(inner.scene.model.light_diffuse, np.clip(compiled * 2.0, 0, 1))
+    outer.close()

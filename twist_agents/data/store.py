@@ -14,8 +14,8 @@ reset observation). Row ``t`` holds the observation ``o_t`` and the transition t
 ``a_t`` is chosen after observing ``o_t`` (the same convention as :mod:`twist_agents.dreamer.rssm`).
 Files are named ``{index:06d}-{length}.npz`` so the order and size of every episode are known
 without opening it. A write goes to a temp file in the same folder that is fsynced and then
-``os.replace``-d, so a killed process leaves either the whole episode or nothing (plus at most one
-stray ``*.tmp`` file, which the store ignores and cleans up).
+``os.replace``-d (:func:`~twist_agents.data.atomic.atomic_write`), so a killed process leaves either the
+whole episode or nothing (plus at most one stray ``*.tmp`` file, which the store ignores and cleans up).
 
 A file damaged after it was written (a disk error, a truncated copy) is *set aside*, never deleted: the
 store moves it into ``corrupt/`` beside the episodes, logs a warning that names it, and goes on with the
@@ -29,15 +29,14 @@ import io
 import logging
 import os
 import re
-import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
+from twist_agents.data.atomic import atomic_write
 from twist_agents.errors import describe
 
 EPISODE_KEYS = ("state", "pixels", "action", "reward", "is_first", "is_last", "is_terminal")
@@ -67,26 +66,6 @@ def _damage(path: Path) -> str | None:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         return describe(e)
     return None if any(n.endswith(".npy") for n in names) else "no arrays in the file"
-
-
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(file)`` on a temp file beside ``path``, fsync it, then rename it over ``path``.
-
-    A reader (or a run killed mid-write) sees either the old file or the complete new one, never a torn one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_episode(path: str | Path, episode: Mapping[str, np.ndarray]) -> None:

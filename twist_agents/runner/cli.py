@@ -17,13 +17,16 @@ Warnings (e.g. a damaged run file set aside on resume) are printed as ``twist: W
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from twist_agents.errors import UserError
 from twist_agents.presets import PRESETS
@@ -39,6 +42,8 @@ _PRESET_HELP = ", ".join(
 
 DEBUG_ENV = "TWIST_DEBUG"
 """Environment variable: ``1`` shows tracebacks of user errors (as ``--debug``)."""
+RUN_OPTIONS = ("preset", "steps", "max_episode_steps")
+"""The :class:`TrainRequest` fields that ``twist compare`` takes too (same names, defaults and help)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,26 +98,79 @@ def _add_debug(p: argparse.ArgumentParser, default: object) -> None:
     )
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default="cpu",
-        help=f"size preset of networks and budgets: {_PRESET_HELP} (default: cpu)",
-    )
-    p.add_argument(
-        "--steps",
-        type=_positive_int,
-        default=None,
-        help="env-step budget per run (twist: the teacher's steps); default: the preset's",
-    )
-    p.add_argument(
-        "--max-episode-steps",
-        type=_positive_int,
-        default=None,
-        help="cap episodes at this many env steps (training and evaluation); default: the preset's "
-        "(debug: 100) or the env's own (500 for Distracting Control)",
-    )
+_INT_TYPES: dict[int, Callable[[str], int]] = {0: _non_negative_int, 1: _positive_int}
+"""Argparse type of an int field by its metadata's ``min``."""
+
+
+def _request_choices() -> dict[str, tuple[list[str], str]]:
+    """Fields whose values come from a registry above ``request.py``: (choices, how the help lists them)."""
+    return {"agent": (list(AGENTS), ", ".join(AGENTS)), "preset": (sorted(PRESETS), _PRESET_HELP)}
+
+
+def request_option(f: dataclasses.Field[Any], hint: Any, owner: str = "TrainRequest") -> tuple[str, dict[str, Any]]:
+    """The option (flag, ``add_argument`` keyword arguments) of one :class:`TrainRequest` field.
+
+    The name is ``--field-name`` (or the metadata's ``flag``; a bool defaulting to True is ``--no-field-name``),
+    ``dest`` is the field's name, the default is the field's, the type follows the annotation. See
+    :data:`~twist_agents.runner.request.CLI_KEYS` for the metadata.
+
+    Raises:
+        TypeError: the field has no ``help`` in its metadata, or a type the CLI cannot parse.
+    """
+    meta = f.metadata
+    if "help" not in meta:
+        raise TypeError(f"{owner}.{f.name} has no command-line option: give it metadata={{'help': ...}}")
+    kinds = [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
+    if len(kinds) != 1:
+        raise TypeError(f"{owner}.{f.name}: the CLI cannot parse {hint}")
+    kind, dashed, text = kinds[0], f.name.replace("_", "-"), str(meta["help"])
+    has_default = f.default is not dataclasses.MISSING
+    kwargs: dict[str, Any] = {"dest": f.name}
+    if kind is bool:
+        on = bool(f.default) if has_default else False
+        # The option turns the field's default around: --no-resume sets resume=False.
+        flag = meta.get("flag", f"--no-{dashed}" if on else f"--{dashed}")
+        kwargs.update(action="store_false" if on else "store_true", default=on)
+        return flag, {**kwargs, "help": text}
+    if f.name in (choices := _request_choices()):
+        kwargs["choices"], listing = choices[f.name]
+        text = f"{text}: {listing}"
+    if kind is int:
+        kwargs["type"] = _INT_TYPES[int(meta.get("min", 0))]
+    elif kind is Path:
+        kwargs["type"] = Path
+    elif kind is not str:
+        raise TypeError(f"{owner}.{f.name}: the CLI cannot parse {hint}")
+    if has_default:
+        kwargs["default"] = f.default
+        if f.default is not None:
+            text = f"{text} (default: {f.default})"
+    elif "cli_default" in meta:
+        kwargs["default"] = meta["cli_default"]
+    else:
+        kwargs["required"] = True
+    if "metavar" in meta:
+        kwargs["metavar"] = meta["metavar"]
+    return meta.get("flag", f"--{dashed}"), {**kwargs, "help": text}
+
+
+def add_request_options(
+    p: argparse.ArgumentParser, names: Sequence[str] | None = None, request: type = TrainRequest
+) -> None:
+    """Add one option per field of ``request`` (or per field in ``names``), in field order.
+
+    This loop is the only place the CLI learns about :class:`TrainRequest`: a new field gets its option here
+    (or the parser refuses to build), and defaults and types are read from the field.
+    """
+    hints = typing.get_type_hints(request)
+    fields = dataclasses.fields(request)
+    unknown = set(names or ()) - {f.name for f in fields}
+    if unknown:
+        raise TypeError(f"{request.__name__} has no field(s) {sorted(unknown)}")
+    for f in fields:
+        if names is None or f.name in names:
+            flag, kwargs = request_option(f, hints[f.name], request.__name__)
+            p.add_argument(flag, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,26 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
             checkpoints/. dreamer-nodr trains with randomization=none, the others with randomization=train;
             evaluate with `twist eval RUN_DIR` (held-out split "test")."""),
     )
-    p.add_argument(
-        "--agent",
-        required=True,
-        choices=list(AGENTS),
-        metavar="AGENT",
-        help="agent to train: " + ", ".join(AGENTS),
-    )
-    p.add_argument(
-        "--env", required=True, metavar="ENV_ID", help="Gymnasium env id, e.g. TWIST/CupCatch-Distracting-v0"
-    )
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of env and agent (default: 0)")
-    _add_run_options(p)
-    p.add_argument(
-        "--distill-updates",
-        type=_positive_int,
-        default=None,
-        help="twist only: student distillation updates (default: the preset's)",
-    )
-    p.add_argument("--run-dir", type=Path, default=None, help="run directory (default: runs/<agent>/<env>/seed<seed>)")
-    p.add_argument("--no-resume", action="store_true", help="start from scratch even if a checkpoint exists")
+    add_request_options(p)
     p.add_argument(
         "--eval-episodes",
         type=_non_negative_int,
@@ -226,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seeds", type=_positive_int, default=3, help="number of seeds 0..N-1 per (agent, env) (default: 3)"
     )
-    _add_run_options(p)
+    add_request_options(p, RUN_OPTIONS)
     p.add_argument(
         "--eval-episodes", type=_positive_int, default=None, help="evaluation episodes per run (default: the preset's)"
     )
@@ -325,19 +364,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``twist train``."""
     from twist_agents.runner.compare import env_slug
 
-    run_dir = args.run_dir or Path("runs") / args.agent / env_slug(args.env) / f"seed{args.seed}"
-    req = TrainRequest(
-        agent=args.agent,
-        env_id=args.env,
-        run_dir=run_dir,
-        preset=args.preset,
-        seed=args.seed,
-        steps=args.steps,
-        distill_updates=args.distill_updates,
-        max_episode_steps=args.max_episode_steps,
-        resume=not args.no_resume,
-    )
-    train(req, eval_episodes=args.eval_episodes)
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainRequest)}
+    run_dir = values["run_dir"] or Path("runs") / args.agent / env_slug(args.env_id) / f"seed{args.seed}"
+    train(TrainRequest(**{**values, "run_dir": run_dir}), eval_episodes=args.eval_episodes)
     print(f"run directory: {run_dir}")
     return 0
 

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from twist_agents.data.atomic import atomic_write_text
 from twist_agents.errors import RunFileError, UserError
 from twist_agents.runner.agents import PRESET_DEFAULTS, TrainRequest, get_agent, resolve
 from twist_agents.runner.validate import check_positive, check_request
@@ -35,9 +36,7 @@ EVAL_SEED_OFFSET = 1_000_000
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, default=str))
 
 
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:

@@ -26,8 +26,6 @@ the common choice for pixel SAC, e.g. DrQ and CURL), not the whole run.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +38,7 @@ from stable_baselines3 import SAC
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.type_aliases import DictReplayBufferSamples
 
+from twist_agents.data.atomic import atomic_write
 from twist_agents.presets import check_preset
 from twist_agents.protocol import Observation
 from twist_agents.sac.policy import AsymmetricSACPolicy
@@ -277,11 +276,9 @@ class AsymmetricSACAgent:
 
         The replay buffer is saved separately by :meth:`save_replay_buffer` (it can be gigabytes).
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         self.model.save(buffer)
-        _atomic_write(path, buffer.getvalue())
+        atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
     def load(self, path: str | Path) -> None:
         """Restore the networks, optimisers and step counter saved by :meth:`save`, in place."""
@@ -292,19 +289,6 @@ class AsymmetricSACAgent:
 
     def save_replay_buffer(self, path: str | Path) -> None:
         """Pickle SB3's replay buffer to ``path`` atomically (for resuming a killed run)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.pkl")  # has a suffix, so SB3 does not append ".pkl"
-        self.model.save_replay_buffer(tmp)
-        os.replace(tmp, path)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        # SB3 pickles into an open binary file without closing it (it closes only files it opened itself),
+        # and a file object, unlike a path, never gets ".pkl" appended.
+        atomic_write(path, self.model.save_replay_buffer)

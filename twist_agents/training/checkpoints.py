@@ -8,7 +8,6 @@ warning and set aside into ``checkpoints/corrupt/``, never deleted.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from twist_agents.data import move_aside
+from twist_agents.data import atomic_directory, move_aside
 from twist_agents.errors import RunFileError, describe
 from twist_agents.protocol import Agent
 
@@ -124,21 +123,12 @@ def save_checkpoint(run_dir: Path, agent: Agent, loop_state: dict[str, Any], kee
     ``checkpoints/superseded/``: left in place, they would sort as the newest and be resumed instead of this one.
     """
     ckpt_dir = run_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
     final = ckpt_dir / f"ckpt-{loop_state['counters']['env_steps']:010d}"
-    tmp = ckpt_dir / f".tmp-{final.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    agent.save(tmp / "agent.pt")
-    torch.save(loop_state, tmp / "loop.pt")
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if final.exists():  # same step count twice (e.g. final checkpoint right after a periodic one)
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    # The folder is renamed into place whole; the same step count twice (a final checkpoint right after a
+    # periodic one) replaces the earlier folder.
+    with atomic_directory(final) as tmp:
+        agent.save(tmp / "agent.pt")
+        torch.save(loop_state, tmp / "loop.pt")
     for stale in [p for p in _checkpoints(run_dir) if p.name > final.name]:
         move_aside(stale, ckpt_dir / SUPERSEDED_DIR)
     for old in _checkpoints(run_dir)[: -max(keep, MIN_KEEP_CHECKPOINTS)]:

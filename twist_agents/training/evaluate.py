@@ -13,6 +13,7 @@ Oracle on ``"state"`` taken from a paired env (whose pixels feed only the video)
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
+from twist_agents.data.atomic import atomic_write_text
 from twist_agents.protocol import Agent
 from twist_agents.training.envs import make_env
 from twist_agents.training.episodes import as_obs_dict, episode_seed
@@ -155,13 +157,12 @@ def evaluate(
         out.mkdir(parents=True, exist_ok=True)
         csv_path = out / RETURNS_FILE
         labels = labels or {}
-        tmp = csv_path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow([*labels, "episode", "return", "length", "success"])
-            for i, (r, n, s) in enumerate(zip(returns, lengths, successes, strict=True)):
-                w.writerow([*labels.values(), i, r, n, "" if math.isnan(s) else s])
-        tmp.replace(csv_path)
+        text = io.StringIO(newline="")
+        w = csv.writer(text)
+        w.writerow([*labels, "episode", "return", "length", "success"])
+        for i, (r, n, s) in enumerate(zip(returns, lengths, successes, strict=True)):
+            w.writerow([*labels.values(), i, r, n, "" if math.isnan(s) else s])
+        atomic_write_text(csv_path, text.getvalue())
     return EvalResult(tuple(returns), tuple(lengths), tuple(successes), csv_path, tuple(videos))
 
 

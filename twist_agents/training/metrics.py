@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Mapping
 from pathlib import Path
+
+from twist_agents.data.atomic import atomic_write_text
 
 METRICS_FILE = "metrics.csv"
 """Metrics CSV inside a run directory: column ``step`` then one column per metric name."""
@@ -53,12 +56,12 @@ class MetricsLogger:
             with self.path.open(newline="") as f:
                 rows = list(csv.DictReader(f))
         self.columns += names
-        tmp = self.path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as f:
-            w = csv.DictWriter(f, self.columns)
-            w.writeheader()
-            w.writerows(rows)
-        tmp.replace(self.path)
+        text = io.StringIO(newline="")
+        w = csv.DictWriter(text, self.columns)
+        w.writeheader()
+        w.writerows(rows)
+        # Rewritten whole and atomically: a run killed here keeps the old header and rows.
+        atomic_write_text(self.path, text.getvalue())
 
     def log(self, step: int, metrics: Mapping[str, float]) -> None:
         """Record ``metrics`` at env step ``step`` (non-finite values are kept in the CSV only)."""

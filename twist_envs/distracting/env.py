@@ -27,19 +27,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import gymnasium as gym
 import numpy as np
 from dm_control.rl import control
 from gymnasium import spaces
 
+from twist_envs.base import RandomizedMujocoEnv
 from twist_envs.rendering import Renderers, render_frame
-from wrappers.privileged import check_obs_mode
 from wrappers.randomization import (
-    RANDOMIZATION_MODES,
-    MujocoScene,
-    Randomizer,
     Term,
     background,
     camera_pose,
@@ -48,6 +44,9 @@ from wrappers.randomization import (
     material_colors,
 )
 from wrappers.textures import TextureSource, as_texture_source, bank_assets_xml, fill_texture_banks
+
+if TYPE_CHECKING:
+    import dm_env
 
 # ----------------------------------------------------------------------------------------------------------
 # Tasks
@@ -186,7 +185,7 @@ def distracting_terms(source: TextureSource | None = None) -> tuple[Term, ...]:
 # ----------------------------------------------------------------------------------------------------------
 
 
-class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
+class DistractingControlEnv(RandomizedMujocoEnv):
     """A Distracting-Control task with paired ``{"state", "pixels"}`` observations and domain randomisation.
 
     Args:
@@ -205,6 +204,7 @@ class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+    env_name = "DistractingControlEnv"
 
     def __init__(
         self,
@@ -221,21 +221,12 @@ class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     ) -> None:
         if task not in TASKS:
             raise ValueError(f"DistractingControlEnv: unknown task {task!r}; choose from {sorted(TASKS)}")
-        check_obs_mode(obs_mode, "DistractingControlEnv")
-        if randomization not in RANDOMIZATION_MODES:
-            raise ValueError(
-                f"DistractingControlEnv: randomization must be one of {RANDOMIZATION_MODES}, got {randomization!r}"
-            )
-        if not isinstance(image_size, (int, np.integer)) or not 8 <= image_size <= 1024:
-            raise ValueError(f"DistractingControlEnv: image_size must be an int in [8, 1024], got {image_size!r}")
+        self._check_observation_args(obs_mode, randomization, image_size)
         if not isinstance(action_repeat, (int, np.integer)) or action_repeat < 1:
             raise ValueError(f"DistractingControlEnv: action_repeat must be a positive int, got {action_repeat!r}")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"DistractingControlEnv: render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self._check_render_mode(render_mode)
         self.task = TASKS[task]
-        self.obs_mode, self.randomization = obs_mode, randomization
-        self.image_size, self.action_repeat = int(image_size), int(action_repeat)
-        self.render_mode = render_mode
+        self.action_repeat = int(action_repeat)
 
         from dm_control import suite
 
@@ -243,6 +234,9 @@ class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         xml, assets = domain.get_model_and_assets()
         self._dm = self.task.factory(xml, _edit_assets(assets, bank_sizes), np.random.RandomState(0))
         self.physics = self._dm.physics
+        n_state = sum(int(np.prod(s.shape)) for s in self._dm.observation_spec().values())
+        self._init_observations(obs_mode, randomization, image_size, render_mode, n_state)
+        self._time_step: dm_env.TimeStep | None = None  # the last one, which _state reads (set by reset/step)
         model, data = self.physics.model.ptr, self.physics.data.ptr
         try:
             self.camera_id = (
@@ -260,55 +254,36 @@ class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         model.vis.quality.shadowsize = 256
         model.vis.global_.offwidth = model.vis.global_.offheight = max(self.image_size, 64)
         self._renderers = Renderers(model)
-        self._render_enabled = obs_mode != "state" or render_mode is not None
-        if self._render_enabled:
-            self._renderers.get(self.image_size)  # exists before the scene syncs texture ids into it
-        self.mujoco_scene = MujocoScene(model, data, self._renderers.contexts, banks)
-        self.randomizer = Randomizer(distracting_terms(texture_source) if terms is None else terms, randomization)  # type: ignore[arg-type]
-        self._dr_rng = np.random.default_rng(0)
+        self._wire_scene(
+            model, data, self._renderers, banks, terms, default_terms=lambda: distracting_terms(texture_source)
+        )
 
         spec = self._dm.action_spec()
         self.action_space = spaces.Box(
             spec.minimum.astype(np.float32), spec.maximum.astype(np.float32), spec.shape, np.float32
         )
-        parts: dict[str, spaces.Space] = {}
-        if obs_mode in ("paired", "state"):
-            n = sum(int(np.prod(s.shape)) for s in self._dm.observation_spec().values())
-            parts["state"] = spaces.Box(-np.inf, np.inf, (n,), np.float32)
-        if obs_mode in ("paired", "pixels"):
-            parts["pixels"] = spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
-        self.observation_space = spaces.Dict(parts)
-        self._last_pixels: np.ndarray | None = None
 
-    # -- rendering ----------------------------------------------------------------------------------------
+    # -- observations -------------------------------------------------------------------------------------
+    def _state(self) -> np.ndarray:
+        """The dm_control observation of the last time step, flattened in its spec's order (float32)."""
+        assert self._time_step is not None, "reset() first"
+        return np.concatenate([np.asarray(v, np.float32).ravel() for v in self._time_step.observation.values()])
+
     def _render(self) -> np.ndarray:
+        """The image of the current step from the env's camera."""
         return render_frame(self._renderers.get(self.image_size), self.physics.data.ptr, self.camera_id)
 
-    def attach_randomizer(self, randomizer: Randomizer) -> None:
-        """Use ``randomizer`` instead of the built-in terms (what :class:`~wrappers.DomainRandomization` calls)."""
-        self.randomizer = randomizer
-
     # -- Gymnasium API ------------------------------------------------------------------------------------
-    def _observation(self, dm_obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        if "state" in self.observation_space.spaces:
-            out["state"] = np.concatenate([np.asarray(v, np.float32).ravel() for v in dm_obs.values()])
-        if self._render_enabled:
-            self._last_pixels = self._render()
-            if "pixels" in self.observation_space.spaces:
-                out["pixels"] = self._last_pixels
-        return out
-
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Start an episode; all randomness (initial state, appearance) flows from ``self.np_random``."""
         super().reset(seed=seed)
         self._dm.task._random = np.random.RandomState(int(self.np_random.integers(2**31)))
-        self._dr_rng = np.random.default_rng(int(self.np_random.integers(2**63)))
-        ts = self._dm.reset()
+        self._seed_randomization()
+        self._time_step = self._dm.reset()
         self.randomizer.on_reset(self.mujoco_scene, self._dr_rng)
-        return self._observation(ts.observation), {}
+        return self._observation(), {}
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         """Apply ``action`` for ``action_repeat`` control steps; returns the summed reward."""
@@ -324,16 +299,11 @@ class DistractingControlEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             if ts.last():
                 break
         assert ts is not None
+        self._time_step = ts
         self.randomizer.on_step(self.mujoco_scene, self._dr_rng)
         terminated = bool(ts.last() and ts.discount == 0.0)
         truncated = bool(ts.last() and not terminated)
-        return self._observation(ts.observation), float(reward), terminated, truncated, {}
-
-    def render(self) -> np.ndarray | None:
-        """The image of the current step (``render_mode="rgb_array"``)."""
-        if self.render_mode != "rgb_array":
-            return None
-        return self._last_pixels if self._last_pixels is not None else self._render()
+        return self._observation(), float(reward), terminated, truncated, {}
 
     def close(self) -> None:
         """Free the GL context (explicitly: EGL teardown at interpreter exit is noisy and unordered)."""

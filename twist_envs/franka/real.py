@@ -10,12 +10,14 @@ Timing of one episode (150 steps, as in the paper)::
     step(a):  check a (ValueError, nothing moves) -> clip -> move arm (blocking) -> obs_t+1
     step 150: ... -> success judged (operator by default, or the colour detector) -> truncated
 
-Safety is built into the layers below (``hardware/robot.py``): workspace box and 2 cm clip before the
+Safety is built into the layers below (``hardware/robot/base.py``): workspace box and 2 cm clip before the
 controller, NaN/inf refused, one error recovery then ``HardwareError``, ``close()`` and Ctrl-C stop the arm
 and release the camera, and no motion before ``reset()``.
 
 ``robot="sim"`` / ``camera="sim"`` swap in the sim twins (the MuJoCo scene of the sim env), so the whole
-loop, including the operator protocol and the detector, runs without hardware.
+loop, including the operator protocol and the detector, runs without hardware. Devices are built by name
+through ``hardware/factory.py`` (``make_robot``, ``make_camera``); an already built robot (a
+``GuardedRobot``) or camera (any ``Camera``, e.g. a ``ReplayCamera``) can be passed instead of a name.
 """
 
 from __future__ import annotations
@@ -26,28 +28,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.error import DependencyNotInstalled, ResetNeeded
 
-from twist_envs.franka.hardware.camera import REAL_EXTRA, Camera, RealSenseCamera, RealSenseConfig, SimCamera
+from twist_envs.base import TwistEnv, observation_space_for
+from twist_envs.franka.hardware.camera import REAL_EXTRA, Camera, SimCamera
 from twist_envs.franka.hardware.detector import ColorDetector, DetectorCalibration
 from twist_envs.franka.hardware.errors import HardwareError
-from twist_envs.franka.hardware.robot import (
-    FrankxRobot,
-    FrankyRobot,
-    GuardedRobot,
-    SimRobot,
-    validate_max_step,
-)
+from twist_envs.franka.hardware.factory import CAMERAS, ROBOTS, SIM, make_camera, make_robot, missing_packages
+from twist_envs.franka.hardware.robot import GuardedRobot, SimRobot, validate_max_step
 from twist_envs.franka.scene import DEFAULT_WORKSPACE, FrankaPhysics, Workspace
 from twist_envs.franka.tasks import EPISODE_STEPS, Task, TaskReadout, make_task, scale_action
 
 logger = logging.getLogger(__name__)
 
-ROBOTS = ("franky", "frankx", "sim")
-CAMERAS = ("realsense", "sim")
 SUCCESS_SOURCES = ("operator", "detector")
 
 
@@ -111,7 +106,7 @@ class SimOperator:
         return self.task.success(TaskReadout(p.ee_pos(), p.block_pos(), p.goal_pos(), p.gripper_width()))
 
 
-class FrankaRealEnv(gym.Env):
+class FrankaRealEnv(TwistEnv):
     """BlockPush / BlockLift on a real Franka with a RealSense camera; observations ``{"pixels"}`` only.
 
     Without hardware the constructor fails within seconds naming what is missing: a package
@@ -127,9 +122,11 @@ class FrankaRealEnv(gym.Env):
 
     Args:
         task: ``"push"`` or ``"lift"``.
-        robot: ``"franky"`` (franky-control), ``"frankx"`` (no wheel for Python >= 3.10) or ``"sim"``.
+        robot: ``"franky"`` (franky-control), ``"frankx"`` (no wheel for Python >= 3.10), ``"sim"``, or a
+            robot already built (a :class:`GuardedRobot`, e.g. from ``make_robot``); the env closes it.
         robot_ip: FCI address of the robot's control box.
-        camera: ``"realsense"`` or ``"sim"`` (renders the sim twin's scene).
+        camera: ``"realsense"``, ``"sim"`` (renders the sim twin's scene), or a :class:`Camera` already
+            built (e.g. a ``ReplayCamera``) whose ``size`` is ``image_size``; the env starts and stops it.
         camera_serial: serial number of the RealSense to open (``None``: the only one connected).
         workspace: box the tool tip stays in: a ``Workspace`` or ``(low_xyz, high_xyz)``; default = sim's.
         max_step_m: largest tool move per axis per step, at most 0.02 (the paper's 2 cm).
@@ -141,8 +138,10 @@ class FrankaRealEnv(gym.Env):
             requires ``success_from="detector"``). Ignored with ``robot="sim"``.
         calibration: detector calibration (``DetectorCalibration`` or a JSON path written by ``save``);
             required for the detector on hardware, computed from the MuJoCo camera for the sim twin.
-        robot_kwargs: extra arguments of the robot class (e.g. ``dynamics_factor``, ``realtime``).
-        camera_kwargs: extra ``RealSenseConfig`` fields (e.g. ``crop``, ``exposure_us``).
+        robot_kwargs: extra arguments of the robot class (e.g. ``dynamics_factor``, ``realtime``); only with
+            a robot name.
+        camera_kwargs: extra ``RealSenseConfig`` fields (e.g. ``crop``, ``exposure_us``); only with a camera
+            name (ignored by the sim camera).
         episode_steps: steps after which the env judges success and truncates (the paper's 150). The env
             cannot see ``gym.make``'s ``TimeLimit``: when shortening episodes with ``max_episode_steps=N``,
             pass ``episode_steps=N`` too.
@@ -162,13 +161,14 @@ class FrankaRealEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+    env_name = "FrankaRealEnv"
 
     def __init__(
         self,
         task: str = "push",
-        robot: str = "franky",
+        robot: str | GuardedRobot = "franky",
         robot_ip: str = "172.16.0.2",
-        camera: str = "realsense",
+        camera: str | Camera = "realsense",
         camera_serial: str | None = None,
         workspace: Workspace | tuple[Any, Any] | None = None,
         max_step_m: float = 0.02,
@@ -182,25 +182,41 @@ class FrankaRealEnv(gym.Env):
         episode_steps: int = EPISODE_STEPS,
         render_mode: str | None = None,
     ):
-        for name, value, allowed in (
-            ("robot", robot, ROBOTS),
-            ("camera", camera, CAMERAS),
-            ("success_from", success_from, SUCCESS_SOURCES),
+        # A name, or a device already built. A built robot must be a GuardedRobot, not just any Robot: the safety
+        # rules live in that class.
+        for name, value, allowed, built in (
+            ("robot", robot, ROBOTS, GuardedRobot),
+            ("camera", camera, CAMERAS, Camera),
+            ("success_from", success_from, SUCCESS_SOURCES, ()),
         ):
-            if value not in allowed:
+            if value not in allowed and not isinstance(value, built):
                 raise ValueError(f"FrankaRealEnv: {name} must be one of {allowed}, got {value!r}")
+        robot_is_sim = robot == SIM or isinstance(robot, SimRobot)
+        camera_is_sim = camera == SIM or isinstance(camera, SimCamera)
         if not (isinstance(image_size, int) and image_size > 0):
             raise ValueError(f"FrankaRealEnv: image_size must be a positive int, got {image_size!r}")
+        if not isinstance(robot, str) and robot_kwargs:
+            raise ValueError("FrankaRealEnv: robot_kwargs configure a robot built by name, not a robot object")
+        if not isinstance(camera, str):
+            if camera_kwargs or camera_serial is not None:
+                raise ValueError(
+                    "FrankaRealEnv: camera_kwargs and camera_serial configure a camera built by name, not a camera "
+                    "object"
+                )
+            if camera.size != image_size:
+                raise ValueError(f"FrankaRealEnv: the camera's size {camera.size} is not image_size {image_size}")
+        sim_scenes = {id(d.physics): d.physics for d in (robot, camera) if isinstance(d, (SimRobot, SimCamera))}
+        if len(sim_scenes) > 1:
+            raise ValueError("FrankaRealEnv: the sim robot and the sim camera must share one FrankaPhysics")
         if not (isinstance(episode_steps, int) and episode_steps > 0):
             raise ValueError(f"FrankaRealEnv: episode_steps must be a positive int, got {episode_steps!r}")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"FrankaRealEnv: render_mode must be None or 'rgb_array', got {render_mode!r}")
-        if robot != "sim" and not interactive and operator is None and success_from == "operator":
+        self._check_render_mode(render_mode)
+        if not robot_is_sim and not interactive and operator is None and success_from == "operator":
             raise ValueError(
                 "FrankaRealEnv: interactive=False leaves nobody to judge success: pass "
                 "success_from='detector' (with a calibration) or an operator"
             )
-        if camera != "sim" and success_from == "detector" and calibration is None:
+        if not camera_is_sim and success_from == "detector" and calibration is None:
             raise ValueError(
                 "FrankaRealEnv: success_from='detector' on hardware needs calibration= "
                 "(see docs/hardware.md, 'Detector calibration')"
@@ -215,18 +231,13 @@ class FrankaRealEnv(gym.Env):
         self.episode_steps = episode_steps
         self.success_from = success_from
         self.render_mode = render_mode
-        self.robot_name = robot
-        self.observation_space = spaces.Dict({"pixels": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)})
+        self.robot_name = robot if isinstance(robot, str) else type(robot).__name__
+        self.observation_space = observation_space_for("pixels", 0, image_size)
         self.action_space = spaces.Box(-1.0, 1.0, (self.task.action_dim,), np.float32)
 
         # Every missing package is reported at once, before any device is touched.
-        missing = []
-        if camera == "realsense":
-            missing += _missing("pyrealsense2", "pyrealsense2") + _missing("cv2", "opencv-python-headless")
-        if robot == "franky":
-            missing += _missing("franky", "franky-control")
-        if success_from == "detector":
-            missing += _missing("cv2", "opencv-python-headless")
+        needs = [d for d in (camera, robot) if isinstance(d, str)] + ["detector"] * (success_from == "detector")
+        missing = missing_packages(*needs)
         if missing:
             raise DependencyNotInstalled(
                 f"FrankaRealEnv: missing package(s) {', '.join(sorted(set(missing)))}: {REAL_EXTRA}"
@@ -234,39 +245,40 @@ class FrankaRealEnv(gym.Env):
 
         self._closed = False
         self._ready = False  # set by reset(): no motion before it
-        self.physics: FrankaPhysics | None = None
+        self.physics: FrankaPhysics | None = next(iter(sim_scenes.values()), None)  # a built twin's scene
+        self._owns_physics = False  # a scene that came with a built device stays its owner's to close
         self.camera: Camera | None = None
         self.robot: GuardedRobot | None = None
         try:
-            if robot == "sim" or camera == "sim":
-                self.physics = FrankaPhysics(task, workspace=workspace)
-            if camera == "sim":
-                if robot != "sim":
-                    logger.warning("camera='sim' with a real robot: the images show the static sim scene")
-                self.camera = SimCamera(self.physics, image_size)
+            if self.physics is None and SIM in (robot, camera):
+                self.physics, self._owns_physics = FrankaPhysics(task, workspace=workspace), True
+            if camera_is_sim and not robot_is_sim:
+                logger.warning("camera='sim' with a real robot: the images show the static sim scene")
+            if isinstance(camera, str):
+                extra = (camera_kwargs or {}) if camera != SIM else {}  # the sim camera has no RealSense settings
+                self.camera = make_camera(camera, physics=self.physics, size=image_size, serial=camera_serial, **extra)
             else:
-                cfg = RealSenseConfig(serial=camera_serial, **(camera_kwargs or {}))
-                self.camera = RealSenseCamera(image_size, cfg)
+                self.camera = camera
             self.camera.start()  # before the robot: a missing camera fails without any network traffic
-            has_gripper = self.task.action_dim == 4
-            kw = dict(robot_kwargs or {})
-            if robot == "sim":
-                self.robot = SimRobot(self.physics, workspace=workspace, max_step_m=max_step_m, **kw)
-            elif robot == "franky":
-                self.robot = FrankyRobot(
-                    robot_ip, workspace=workspace, max_step_m=max_step_m, has_gripper=has_gripper, **kw
+            if isinstance(robot, str):
+                self.robot = make_robot(
+                    robot,
+                    physics=self.physics,
+                    ip=robot_ip,
+                    workspace=workspace,
+                    max_step_m=max_step_m,
+                    has_gripper=self.task.action_dim == 4,
+                    **dict(robot_kwargs or {}),
                 )
             else:
-                self.robot = FrankxRobot(
-                    robot_ip, workspace=workspace, max_step_m=max_step_m, has_gripper=has_gripper, **kw
-                )
+                self.robot = robot
         except BaseException:
             self.close()
             raise
 
         if operator is not None:
             self.operator: Operator = operator
-        elif robot == "sim":
+        elif robot_is_sim:
             self.operator = SimOperator(self.physics, self.task)
         elif interactive:
             self.operator = TerminalOperator()
@@ -283,7 +295,7 @@ class FrankaRealEnv(gym.Env):
 
         self._steps = 0
         self._goal_xy = np.full(2, np.nan)
-        self._last_obs: dict[str, np.ndarray] | None = None
+        self._last_pixels = None
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -303,7 +315,7 @@ class FrankaRealEnv(gym.Env):
         try:
             self.robot.home()
             self.operator.place(self.task.name, block_xy, goal_xy)
-            obs = self._observe()
+            obs = self._observation()
         except KeyboardInterrupt:
             self.close()
             raise
@@ -327,7 +339,7 @@ class FrankaRealEnv(gym.Env):
         delta, gripper = scale_action(action, self.task)  # ValueError here: nothing has moved
         try:
             commanded = self.robot.move_ee(delta, gripper)
-            obs = self._observe()
+            obs = self._observation()
         except KeyboardInterrupt:
             self.close()  # Ctrl-C: stop the arm and release the camera before anything else
             raise
@@ -341,16 +353,16 @@ class FrankaRealEnv(gym.Env):
         return obs, float(reward), False, final, self._info(readout, final, commanded)
 
     def render(self) -> np.ndarray | None:
-        """The last policy image (``render_mode="rgb_array"``)."""
-        if self.render_mode == "rgb_array" and self._last_obs is not None:
-            return self._last_obs["pixels"].copy()
-        return None
+        """A copy of the last policy image (``render_mode="rgb_array"``); ``None`` before the first one."""
+        frame = super().render()
+        return None if frame is None else frame.copy()
 
     def close(self) -> None:
         """Stops the arm, disconnects it and releases the camera; safe to call more than once."""
         self._ready = False
         self._closed = True
-        robot, camera, physics = self.robot, self.camera, self.physics
+        robot, camera = self.robot, self.camera
+        physics = self.physics if self._owns_physics else None
         self.robot = self.camera = self.physics = None
         try:
             if robot is not None:
@@ -366,15 +378,19 @@ class FrankaRealEnv(gym.Env):
         if self._closed:
             raise HardwareError("FrankaRealEnv: the env is closed (arm stopped, camera released)")
 
-    def _observe(self) -> dict[str, np.ndarray]:
+    def _render(self) -> np.ndarray:
+        """The camera's newest frame, checked to be the policy image's shape and dtype."""
         pixels = self.camera.read()
         if pixels.shape != (self.image_size, self.image_size, 3) or pixels.dtype != np.uint8:
             raise HardwareError(
                 f"camera returned {pixels.shape} {pixels.dtype}, expected "
                 f"({self.image_size}, {self.image_size}, 3) uint8"
             )
-        self._last_obs = {"pixels": pixels}
-        return self._last_obs
+        return pixels
+
+    def _render_before_first_observation(self) -> np.ndarray | None:
+        # Reading the camera here would show a scene nobody has reset yet.
+        return None
 
     def _readout(self, obs: dict[str, np.ndarray]) -> TaskReadout | None:
         """Cube/goal/tool state: sim twin ground truth, else the detector, else unknown (None)."""
@@ -419,9 +435,3 @@ class _AutomatedReset:
 
     def judge_success(self, task: str) -> bool:
         raise HardwareError("non-interactive mode has no operator to judge success; use success_from='detector'")
-
-
-def _missing(module: str, pip_name: str) -> list[str]:
-    import importlib.util
-
-    return [] if importlib.util.find_spec(module) is not None else [pip_name]

@@ -34,17 +34,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from twist_envs.base import RandomizedMujocoEnv
 from twist_envs.franka.scene import DEFAULT_CAMERA, DEFAULT_WORKSPACE, CameraPose, FrankaPhysics, Workspace
 from twist_envs.franka.tasks import TaskReadout, make_task, scale_action
-from wrappers.privileged import check_obs_mode
 from wrappers.randomization import (
-    RANDOMIZATION_MODES,
-    MujocoScene,
-    Randomizer,
     Term,
     background,
     body_mass,
@@ -91,7 +87,7 @@ def franka_terms(source: TextureSource | None = None) -> tuple[Term, ...]:
     )
 
 
-class FrankaSimEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
+class FrankaSimEnv(RandomizedMujocoEnv):
     """Franka Panda BlockPush / BlockLift in MuJoCo with paired observations and domain randomisation.
 
     Args:
@@ -108,6 +104,7 @@ class FrankaSimEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+    env_name = "FrankaSimEnv"
 
     def __init__(
         self,
@@ -123,44 +120,22 @@ class FrankaSimEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     ) -> None:
         if task not in ("push", "lift"):
             raise ValueError(f"FrankaSimEnv: task must be 'push' or 'lift', got {task!r}")
-        check_obs_mode(obs_mode, "FrankaSimEnv")
-        if randomization not in RANDOMIZATION_MODES:
-            raise ValueError(f"FrankaSimEnv: randomization must be one of {RANDOMIZATION_MODES}, got {randomization!r}")
-        if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or not 8 <= image_size <= 1024:
-            raise ValueError(f"FrankaSimEnv: image_size must be an int in [8, 1024], got {image_size!r}")
+        self._check_observation_args(obs_mode, randomization, image_size)
         if camera is not None and not isinstance(camera, CameraPose):
             raise ValueError(f"FrankaSimEnv: camera must be a CameraPose or None, got {type(camera).__name__}")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"FrankaSimEnv: render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self._check_render_mode(render_mode)
         self.task = make_task(task)
-        self.obs_mode, self.randomization = obs_mode, randomization
-        self.image_size, self.render_mode = int(image_size), render_mode
+        self._init_observations(obs_mode, randomization, image_size, render_mode, STATE_DIM)
         self.camera = camera or DEFAULT_CAMERA
 
         banks_xml = bank_assets_xml(BANK_TRAIN, BANK_TEST, BANK_PIXELS, BANK_PIXELS) if randomization != "none" else ""
         self.physics = FrankaPhysics(task, self.camera, workspace, extra_assets=banks_xml)
         model, data = self.physics.model, self.physics.data
         banks = fill_texture_banks(model, as_texture_source(texture_source), BANK_TRAIN, BANK_TEST) if banks_xml else {}
-        self._render_enabled = obs_mode != "state" or render_mode is not None
-        if self._render_enabled:
-            self.physics.renderer(self.image_size)  # create it before the scene syncs texture ids into it
-        self.mujoco_scene = MujocoScene(model, data, self.physics.renderers.contexts, banks)
-        self.randomizer = Randomizer(franka_terms(texture_source) if terms is None else terms, randomization)  # type: ignore[arg-type]
-        self._dr_rng = np.random.default_rng(0)
-
+        self._wire_scene(
+            model, data, self.physics.renderers, banks, terms, default_terms=lambda: franka_terms(texture_source)
+        )
         self.action_space = spaces.Box(-1.0, 1.0, (self.task.action_dim,), np.float32)
-        parts: dict[str, spaces.Space] = {}
-        if obs_mode in ("paired", "state"):
-            parts["state"] = spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float32)
-        if obs_mode in ("paired", "pixels"):
-            parts["pixels"] = spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
-        self.observation_space = spaces.Dict(parts)
-        self._last_pixels: np.ndarray | None = None
-
-    # -- randomisation plumbing ---------------------------------------------------------------------------
-    def attach_randomizer(self, randomizer: Randomizer) -> None:
-        """Use ``randomizer`` instead of the built-in terms (for :class:`~wrappers.DomainRandomization`)."""
-        self.randomizer = randomizer
 
     # -- observations -------------------------------------------------------------------------------------
     def readout(self) -> TaskReadout:
@@ -184,15 +159,13 @@ class FrankaSimEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             ]
         ).astype(np.float32)
 
-    def _observation(self) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        if "state" in self.observation_space.spaces:
-            out["state"] = self.state()
-        if self._render_enabled:
-            self._last_pixels = self.physics.render(self.image_size)
-            if "pixels" in self.observation_space.spaces:
-                out["pixels"] = self._last_pixels
-        return out
+    def _state(self) -> np.ndarray:
+        """:meth:`state`, the hook the base's ``_observation`` reads."""
+        return self.state()
+
+    def _render(self) -> np.ndarray:
+        """The policy camera's image of the current step."""
+        return self.physics.render(self.image_size)
 
     def _info(self, r: TaskReadout) -> dict[str, Any]:
         return {
@@ -209,7 +182,7 @@ class FrankaSimEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Homes the arm, samples block and goal, randomises; all randomness flows from ``self.np_random``."""
         super().reset(seed=seed)
-        self._dr_rng = np.random.default_rng(int(self.np_random.integers(2**63)))
+        self._seed_randomization()
         block_xy, goal_xy = self.task.sample_initial(self.np_random)
         self.randomizer.on_reset(self.mujoco_scene, self._dr_rng)
         self.physics.home()
@@ -228,12 +201,6 @@ class FrankaSimEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         r = self.readout()
         # Success is judged at the end of the episode (paper); the TimeLimit wrapper ends it after 150 steps.
         return self._observation(), self.task.reward(r), False, False, self._info(r)
-
-    def render(self) -> np.ndarray | None:
-        """The image of the current step (``render_mode="rgb_array"``)."""
-        if self.render_mode != "rgb_array":
-            return None
-        return self._last_pixels if self._last_pixels is not None else self.physics.render(self.image_size)
 
     def close(self) -> None:
         """Frees the GL contexts."""

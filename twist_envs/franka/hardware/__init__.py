@@ -1,7 +1,8 @@
 """Real-robot hardware behind small protocols: cameras, arms, and a colour block/goal detector.
 
 Optional dependencies (``pip install twist[real]``) are imported only when a device is opened, so this
-package imports without them.
+package imports without them. ``make_robot`` / ``make_camera`` build a device from its name
+(``hardware/factory.py``).
 """
 
 from twist_envs.franka.hardware.camera import (
@@ -12,9 +13,12 @@ from twist_envs.franka.hardware.camera import (
     SimCamera,
 )
 from twist_envs.franka.hardware.errors import HardwareError
+from twist_envs.franka.hardware.factory import CAMERAS, ROBOTS, make_camera, make_robot
 from twist_envs.franka.hardware.robot import FrankxRobot, FrankyRobot, GuardedRobot, Robot, SimRobot
 
 __all__ = [
+    "CAMERAS",
+    "ROBOTS",
     "Camera",
     "FrankxRobot",
     "FrankyRobot",
@@ -26,4 +30,6 @@ __all__ = [
     "Robot",
     "SimCamera",
     "SimRobot",
+    "make_camera",
+    "make_robot",
 ]
