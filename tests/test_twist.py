@@ -315,3 +315,41 @@ def test_dataset_pushes_hold_random_actions_and_a_driver_acts_in_dagger_rounds(t
     for t_ in range(5):  # replay the driver on the stored pixels: it chose every stored action
         a, state = student.act({"pixels": ep["pixels"][t_]}, state, False)
         assert np.allclose(2 * (a - low) / (high - low) - 1, ep["action"][t_ + 1], atol=1e-5)
+
+
+def test_state_aux_term_reads_the_state_from_the_embedding_and_trains_only_the_student(tmp_path):
+    """The optional (not in the paper) state read-out: off by default, fitted by updates, saved with the agent."""
+    t = teacher()
+    off = TwistAgent(t, {"pixels": SHAPES["pixels"]}, CFG, seed=0)
+    assert off.student.state_head is None
+    assert off.update(batch())["distill/state_aux"] == 0.0
+    torch.manual_seed(0)
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, lr=2e-3, state_aux=1.0), seed=0)
+    assert agent.student.state_head is not None and agent.student.state_head.out_features == 5
+    data = batch(b=4, t=8, seed=1)
+    first = agent.update(data)["distill/state_aux"]
+    assert first > 0
+    for _ in range(60):
+        last = agent.update(data)["distill/state_aux"]
+    assert last < 0.5 * first
+    # The teacher is untouched, and the head round-trips with the artefact.
+    agent.save(tmp_path / "twist.pt")
+    again = TwistAgent.from_checkpoint(tmp_path / "twist.pt")
+    assert again.student.state_head is not None
+    assert torch.equal(again.student.state_head.weight, agent.student.state_head.weight)
+    # Switching it off removes the term from the loss exactly.
+    student = again.student
+    b = torch_batch(t, data)
+    torch.manual_seed(0)
+    on_terms = distillation_loss(t.world_model, t.actor, student, b, dataclasses.replace(CFG, state_aux=2.0))
+    torch.manual_seed(0)
+    off_terms = distillation_loss(t.world_model, t.actor, student, b, CFG)
+    assert float(off_terms.state_aux) == 0.0
+    assert float(on_terms.loss) == pytest.approx(float(off_terms.loss) + 2.0 * float(on_terms.state_aux), rel=1e-5)
+
+
+def test_state_aux_needs_a_teacher_that_reads_state():
+    cfg = dreamer_config("debug", encode=("pixels",), decode=("pixels",))
+    t = DreamerAgent(cfg, {"pixels": SHAPES["pixels"]}, ACTIONS, seed=0)
+    with pytest.raises(ValueError, match="state"):
+        TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, state_aux=1.0))

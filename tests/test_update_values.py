@@ -246,6 +246,7 @@ EXPECTED: dict[str, list[dict[str, float]]] = {
             "distill/loss": 45.49236297607422,
             "distill/post": 2.2237274646759033,
             "distill/prior": 3.48110032081604,
+            "distill/state_aux": 0.0,  # off in the cpu preset: pinned to zero
             "distill/teacher_forced": 0.0,  # off in the cpu preset: pinned to zero
         },
         {
@@ -257,6 +258,7 @@ EXPECTED: dict[str, list[dict[str, float]]] = {
             "distill/loss": 42.88020706176758,
             "distill/post": 2.430528402328491,
             "distill/prior": 3.2211053371429443,
+            "distill/state_aux": 0.0,  # off in the cpu preset: pinned to zero
             "distill/teacher_forced": 0.0,  # off in the cpu preset: pinned to zero
         },
     ],

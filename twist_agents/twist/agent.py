@@ -86,8 +86,13 @@ class TwistAgent:
             enc = teacher.world_model.config.encoder
             if config.cnn_depth:
                 enc = dataclasses.replace(enc, cnn_depth=config.cnn_depth)
+            aux_dim = 0
+            if config.state_aux > 0:
+                if "state" not in teacher.obs_shapes:
+                    raise ValueError("DistillConfig.state_aux needs a teacher whose observations include 'state'")
+                aux_dim = int(np.prod(teacher.obs_shapes["state"]))
             self.student = StudentWorldModel.for_teacher(
-                teacher.world_model, student_obs_shapes, encode, enc, rssm_hidden=config.rssm_hidden
+                teacher.world_model, student_obs_shapes, encode, enc, rssm_hidden=config.rssm_hidden, aux_dim=aux_dim
             ).to(teacher.device)
             if config.init_from_teacher:
                 copy_dynamics(teacher.world_model.rssm, self.student.rssm)
@@ -108,7 +113,10 @@ class TwistAgent:
     @property
     def batch_keys(self) -> tuple[str, ...]:
         """Keys :meth:`update` reads from the teacher's dataset."""
-        keys = dict.fromkeys((*self.teacher.config.world_model.encode, *self.student.encode, "action", "is_first"))
+        aux = ("state",) if self.config.state_aux > 0 else ()
+        keys = dict.fromkeys(
+            (*self.teacher.config.world_model.encode, *self.student.encode, *aux, "action", "is_first")
+        )
         return tuple(keys)
 
     # ------------------------------------------------------------------ acting

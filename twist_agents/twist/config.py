@@ -70,6 +70,12 @@ class DistillConfig:
     there leaves the student to learn what differs: images -> the teacher's latents. Needs ``rssm_hidden`` 0
     (or equal to the teacher's). Measured (shipped cartpole teacher, 10k expert steps, held-out appearances):
     454, 491 on seeds 0, 1 after 500 updates, against 339 from a fresh RSSM after 1500."""
+    state_aux: float = 0.0
+    """Weight of an extra term that is *not* in the paper: ``||W e_theta(o_t) - s_t||^2`` summed over the sequence,
+    a linear read-out of the paired privileged state from the student's image embedding (``W`` is trained with
+    the student and unused when acting). Eq. 3 reaches the encoder only through the posterior's discrete
+    latents; this gives it a dense, per-frame target for the physical quantities the teacher's latents encode.
+    Needs ``state`` in the dataset (TWIST's D always has it). 0 disables it."""
     checkpoint_every: int = 250
     """Write a resumable checkpoint every this many updates."""
     log_every: int = 50

@@ -66,10 +66,11 @@ class DistillTerms:
     actions: torch.Tensor | None
     action_match: torch.Tensor | None = None
     teacher_forced: torch.Tensor | None = None
+    state_aux: torch.Tensor | None = None
 
     def metrics(self) -> dict[str, float]:
         """Float metrics under ``distill/``."""
-        names = ("loss", "deter", "prior", "post", "imag_deter", "imag_prior", "action_match", "teacher_forced")
+        names = ("loss", "deter", "prior", "post", "imag_deter", "imag_prior", "action_match", "teacher_forced", "state_aux")
         return {f"distill/{n}": float(getattr(self, n).detach()) for n in names if getattr(self, n) is not None}
 
 
@@ -165,6 +166,12 @@ def distillation_loss(
         tf_logits, _ = student.rssm._dist(student.rssm.post_net(torch.cat([t_post["deter"], s_embed], -1)))
         teacher_forced = kl_categorical(tf_logits, t_post["logits"]).sum(1).mean()
         loss = loss + config.teacher_forced * teacher_forced
+    state_aux = zero
+    if config.state_aux > 0 and student.state_head is not None:
+        # A linear read-out of the paired state from each frame's embedding (see DistillConfig.state_aux).
+        target = batch["state"].float().flatten(2)  # (B, L, S)
+        state_aux = _sq_dist(student.state_head(s_embed), target).sum(1).mean()
+        loss = loss + config.state_aux * state_aux
     imag_deter, imag_prior, actions = zero, zero, None
 
     # --- Eq. 4: distillation in imagination (Algorithm 1 lines 8-11) ------------------------------------
@@ -183,4 +190,6 @@ def distillation_loss(
         imag_deter = _sq_dist(t_states["deter"][:, 1:], s_states["deter"][:, 1:]).sum(1).mean()
         imag_prior = kl_categorical(s_states["logits"][:, 1:], t_states["logits"][:, 1:]).sum(1).mean()
         loss = loss + config.imagined_scale * (imag_deter + imag_prior)
-    return DistillTerms(loss, deter, prior, post, imag_deter, imag_prior, actions, action_match, teacher_forced)
+    return DistillTerms(
+        loss, deter, prior, post, imag_deter, imag_prior, actions, action_match, teacher_forced, state_aux
+    )

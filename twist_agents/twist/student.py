@@ -33,6 +33,8 @@ class StudentWorldModel(nn.Module):
         encoder: encoder sizes.
         rssm: latent sizes (must be the teacher's).
         action_dim: action size.
+        aux_dim: size of a linear read-out from the embedding (``state_head``, for
+            :attr:`~twist_agents.twist.config.DistillConfig.state_aux`); 0: none.
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class StudentWorldModel(nn.Module):
         encoder: EncoderConfig,
         rssm: RSSMConfig,
         action_dim: int,
+        aux_dim: int = 0,
     ) -> None:
         super().__init__()
         self.obs_shapes = {k: tuple(v) for k, v in obs_shapes.items()}
@@ -49,6 +52,8 @@ class StudentWorldModel(nn.Module):
         self.encoder_config, self.rssm_config = encoder, rssm
         self.encoder = MultiEncoder(self.obs_shapes, self.encode, encoder)
         self.rssm = RSSM(rssm, action_dim, self.encoder.out_dim)
+        # (B, L, E) -> (B, L, aux_dim): trained only as a distillation target, never used to act.
+        self.state_head = nn.Linear(self.encoder.out_dim, aux_dim) if aux_dim else None
 
     @classmethod
     def for_teacher(
@@ -58,6 +63,7 @@ class StudentWorldModel(nn.Module):
         encode: Sequence[str] = ("pixels",),
         encoder: EncoderConfig | None = None,
         rssm_hidden: int = 0,
+        aux_dim: int = 0,
     ) -> StudentWorldModel:
         """A student whose RSSM matches ``teacher``'s, reading ``encode`` (default: pixels).
 
@@ -67,11 +73,12 @@ class StudentWorldModel(nn.Module):
             encode: the student's keys.
             encoder: encoder sizes (default: the teacher's encoder config, whose ``cnn_depth`` sizes the CNN).
             rssm_hidden: width of the student RSSM's MLP layers (0: the teacher's); latent shapes stay the teacher's.
+            aux_dim: size of the embedding's linear read-out (0: none).
         """
         rssm = teacher.config.rssm
         if rssm_hidden:
             rssm = dataclasses.replace(rssm, hidden=rssm_hidden)
-        return cls(obs_shapes, encode, encoder or teacher.config.encoder, rssm, teacher.action_dim)
+        return cls(obs_shapes, encode, encoder or teacher.config.encoder, rssm, teacher.action_dim, aux_dim)
 
     @property
     def device(self) -> torch.device:
