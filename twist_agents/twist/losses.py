@@ -70,7 +70,17 @@ class DistillTerms:
 
     def metrics(self) -> dict[str, float]:
         """Float metrics under ``distill/``."""
-        names = ("loss", "deter", "prior", "post", "imag_deter", "imag_prior", "action_match", "teacher_forced", "state_aux")
+        names = (
+            "loss",
+            "deter",
+            "prior",
+            "post",
+            "imag_deter",
+            "imag_prior",
+            "action_match",
+            "teacher_forced",
+            "state_aux",
+        )
         return {f"distill/{n}": float(getattr(self, n).detach()) for n in names if getattr(self, n) is not None}
 
 
