@@ -405,6 +405,12 @@ def prepare(
     kwargs = env_kwargs_for(env_id, env_kwargs)
     params = env_parameters(env_id)
     sim = params is None or all(k in params for k in SIM_KEYWORDS)
+    for key in SIM_KEYWORDS if sim else ():
+        if key in kwargs:
+            raise UserError(
+                f"--env-kwargs: the runner sets {key} (randomization from --split, obs_mode from the keys agent "
+                f"{cfg['agent']!r} reads); leave it out"
+            )
     creator = _creator(env_id)
     static_keys = getattr(creator, "observation_keys", None)  # known before a device is opened (the real env)
     if static_keys is not None and not set(spec.input_keys) <= set(static_keys):
