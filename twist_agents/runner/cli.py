@@ -4,6 +4,7 @@ Examples::
 
     twist train --agent asym-sac --env TWIST/CartpoleBalance-Distracting-v0 --preset cpu --steps 100000
     twist eval runs/asym-sac --split test --episodes 10 --video-format gif
+    twist eval runs/twist --env TWIST/BlockPush-Real-v0 --env-kwargs robot=sim,camera=sim --episodes 1
     twist compare --agents twist,oracle --envs TWIST/CupCatch-Distracting-v0 --seeds 3 --preset cpu
     twist compare ... --backend ray --address 10.0.0.1:6379
     twist demo
@@ -210,17 +211,41 @@ def build_parser() -> argparse.ArgumentParser:
     # ---------------------------------------------------------------- eval
     p = sub.add_parser(
         "eval",
-        help="evaluate a trained run on a randomisation split",
+        help="evaluate a trained run on a randomisation split, or deploy it in another env (the real robot)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Evaluate a saved run: per-episode returns CSV, success rate (block tasks), "
         "and a video of the first episodes, in RUN_DIR/eval/<split>/.",
+        epilog=textwrap.dedent("""\
+            deployment (--env, docs/hardware.md "From a trained run to the first real episode"):
+              twist eval RUN --env TWIST/BlockPush-Real-v0 --env-kwargs robot=sim,camera=sim
+              twist eval RUN --env TWIST/BlockPush-Real-v0 --env-kwargs robot=franky,camera=realsense
+            runs the agent through the real env (safety layer, operator resets, success by the operator or
+            success_from=detector, view_randomization of the sim camera) into RUN/eval/<env>/<session>/,
+            with the env's episode log (episodes.jsonl) and deployment.json beside returns.csv."""),
     )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory written by `twist train`")
     p.add_argument(
         "--split",
         choices=("test", "train", "none"),
-        default="test",
+        default=None,
         help="env randomization during evaluation: test = held-out appearances (default), "
-        "train = training distribution, none = canonical scene",
+        "train = training distribution, none = canonical scene (sim envs only)",
+    )
+    p.add_argument(
+        "--env",
+        dest="env_id",
+        default=None,
+        metavar="ENV_ID",
+        help="evaluate in this env instead of the run's, e.g. TWIST/BlockPush-Real-v0 (checked against the "
+        "agent: observation keys, actions, image size)",
+    )
+    p.add_argument(
+        "--env-kwargs",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE,...",
+        help="keywords of the env, e.g. robot=sim,camera=sim; values are int, float, true/false, none, JSON "
+        "([...], {...}) or text (quote digits meant as text: camera_serial='0123'); may be repeated",
     )
     p.add_argument("--episodes", type=_positive_int, default=None, help="episodes (default: the run's preset's)")
     p.add_argument(
@@ -383,14 +408,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         video_episodes=args.video_episodes,
         video_format=args.video_format,
         max_episode_steps=args.max_episode_steps,
+        env_id=args.env_id,
+        env_kwargs=",".join(args.env_kwargs) if args.env_kwargs else None,
     )
+    label = " ".join(x for x in (args.env_id, args.split or ("" if args.env_id else "test")) if x)
     print(
-        f"{args.split}: mean return {r.mean_return:.1f} over {len(r.returns)} episodes"
+        f"{label}: mean return {r.mean_return:.1f} over {len(r.returns)} episodes"
         + ("" if r.success_rate != r.success_rate else f", success rate {100 * r.success_rate:.0f}%")
     )
     print(f"per-episode returns: {r.csv_path}")
     for v in r.videos:
         print(f"video: {v}")
+    for name, what in (("episodes.jsonl", "episode log"), ("deployment.json", "deployment")):
+        if r.csv_path is not None and (r.csv_path.parent / name).exists():
+            print(f"{what}: {r.csv_path.parent / name}")
     return 0
 
 
@@ -478,7 +509,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
-        print("twist: interrupted; run the same command again to resume from the last checkpoint", file=sys.stderr)
+        todo = (
+            "the env was closed (a real arm is stopped); a real env's episodes so far are in its episode log"
+            if args.command == "eval"
+            else "run the same command again to resume from the last checkpoint"
+        )
+        print(f"twist: interrupted; {todo}", file=sys.stderr)
         return 130
 
 

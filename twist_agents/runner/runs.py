@@ -16,11 +16,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from twist_agents.data.atomic import atomic_write_text
 from twist_agents.errors import RunFileError, UserError
+from twist_agents.protocol import Agent
 from twist_agents.runner.agents import PRESET_DEFAULTS, TrainRequest, get_agent, resolve
 from twist_agents.runner.validate import check_positive, check_request
 from twist_agents.training.evaluate import EvalResult, evaluate, make_eval_env
@@ -71,28 +73,34 @@ def train_run(request: TrainRequest) -> TrainRequest:
 
 def eval_run(
     run_dir: str | Path,
-    split: str = "test",
+    split: str | None = "test",
     episodes: int | None = None,
     seed: int | None = None,
     video_episodes: int = 1,
     video_format: str = "mp4",
     max_episode_steps: int | None = None,
     progress: bool = True,
+    env_id: str | None = None,
+    env_kwargs: Mapping[str, Any] | str | None = None,
 ) -> EvalResult:
     """Evaluate a trained run on ``split``; writes ``<run_dir>/eval/<split>/returns.csv`` and videos.
 
     Args:
         run_dir: A directory written by :func:`train_run`.
-        split: Env ``randomization`` for evaluation (``"test"`` = held-out appearances, as the paper).
+        split: Env ``randomization`` for evaluation (``"test"`` = held-out appearances, as the paper);
+            ``None`` = ``"test"``, or none for an ``env_id`` without splits (the real robot).
         episodes: Episodes; ``None`` = the preset's default.
         seed: First episode seed; ``None`` = derived from the run's seed (never a training seed).
         video_episodes: How many episodes to film.
         video_format: ``"mp4"`` or ``"gif"``.
         max_episode_steps: Episode cap; ``None`` = the cap the run trained with.
         progress: Show a progress bar.
+        env_id: Evaluate in this env instead of the run's, e.g. ``"TWIST/BlockPush-Real-v0"``: the
+            deployment path of :mod:`~twist_agents.runner.deploy` (outputs in ``<run_dir>/eval/<env>/...``).
+        env_kwargs: Keywords of the env (a mapping, or ``--env-kwargs`` text ``"robot=sim,camera=sim"``).
     """
-    run_dir = Path(run_dir)
-    if split not in EVAL_SPLITS:
+    run_dir, target_id = Path(run_dir), env_id
+    if split is not None and split not in EVAL_SPLITS:
         raise UserError(f"split must be one of {', '.join(EVAL_SPLITS)}, got {split!r}")
     check_positive("episodes", episodes)
     check_positive("max_episode_steps", max_episode_steps)
@@ -108,11 +116,25 @@ def eval_run(
             f"{run_dir / RUN_CONFIG} is incomplete ({type(e).__name__}: {e}); train the run again"
         ) from None
     cap = max_episode_steps if max_episode_steps is not None else cfg.get("max_episode_steps")
+    deployment = None
+    if (target_id is not None and target_id != env_id) or env_kwargs:  # another env: checked before loading
+        from twist_agents.runner.deploy import prepare
+
+        deployment = prepare(cfg, run_dir, target_id or env_id, env_kwargs, split, max_episode_steps)
+    split = split or "test"
     try:
         agent = spec.load(run_dir, cfg["preset"])
     except FileNotFoundError as e:  # trained too briefly to leave a checkpoint, or a stage is missing
         raise UserError(f"{run_dir} has nothing to evaluate yet ({e}); finish it with `twist train`") from None
-    env = make_eval_env(env_id, spec.input_keys, split=split, max_episode_steps=cap)
+    if deployment is not None:
+        env = deployment.open()
+        out_dir, labels = deployment.out_dir, deployment.labels
+        deployment.record(env, episodes, seed)
+        progress = progress and deployment.sim  # a bar would garble the operator's prompts
+    else:
+        env = make_eval_env(env_id, spec.input_keys, split=split, max_episode_steps=cap)
+        out_dir = run_dir / "eval" / split
+        labels = {"agent": cfg["agent"], "env_id": env_id, "seed": cfg["seed"], "split": split}
     try:
         return evaluate(
             agent,
@@ -120,14 +142,31 @@ def eval_run(
             spec.input_keys,
             episodes=episodes,
             seed=seed,
-            out_dir=run_dir / "eval" / split,
+            out_dir=out_dir,
             video_episodes=video_episodes,
             video_format=video_format,
             progress=progress,
-            labels={"agent": cfg["agent"], "env_id": env_id, "seed": cfg["seed"], "split": split},
+            labels=labels,
         )
     finally:
         env.close()
+
+
+def load_run_agent(run_dir: str | Path) -> tuple[Agent, tuple[str, ...]]:
+    """The trained agent of a run directory, ready to act, and the observation keys it reads.
+
+    What the deployment snippet of docs/hardware.md starts from: ``agent.act({k: obs[k] for k in keys}, state,
+    explore=False)`` (``keys`` is ``("pixels",)`` for TWIST, ``("state",)`` for the Oracle).
+
+    Raises:
+        UserError: not a run directory, or nothing to load yet.
+    """
+    cfg = read_run_config(run_dir)
+    spec = get_agent(cfg["agent"])
+    try:
+        return spec.load(Path(run_dir), cfg["preset"]), spec.input_keys
+    except FileNotFoundError as e:
+        raise UserError(f"{run_dir} has nothing to evaluate yet ({e}); finish it with `twist train`") from None
 
 
 def run_cell(

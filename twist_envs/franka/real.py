@@ -15,7 +15,10 @@ controller, NaN/inf refused, one error recovery then ``HardwareError``, ``close(
 and release the camera, and no motion before ``reset()``.
 
 ``robot="sim"`` / ``camera="sim"`` swap in the sim twins (the MuJoCo scene of the sim env), so the whole
-loop, including the operator protocol and the detector, runs without hardware. Devices are built by name
+loop, including the operator protocol and the detector, runs without hardware. The sim camera then applies
+the paper's camera pose and brightness randomisation of the real runs (:data:`VIEW_TERMS`, drawn once per
+episode; ``view_randomization=False`` shows the canonical scene). ``log_dir`` keeps an episode log
+(``episode_log.py``): one JSON line per episode and the policy's frames and actions. Devices are built by name
 through ``hardware/factory.py`` (``make_robot``, ``make_camera``); an already built robot (a
 ``GuardedRobot``) or camera (any ``Camera``, e.g. a ``ReplayCamera``) can be passed instead of a name.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -33,17 +37,34 @@ from gymnasium import spaces
 from gymnasium.error import DependencyNotInstalled, ResetNeeded
 
 from twist_envs.base import TwistEnv, observation_space_for
+from twist_envs.franka.episode_log import EpisodeLog
 from twist_envs.franka.hardware.camera import REAL_EXTRA, Camera, SimCamera
 from twist_envs.franka.hardware.detector import ColorDetector, DetectorCalibration
 from twist_envs.franka.hardware.errors import HardwareError
 from twist_envs.franka.hardware.factory import CAMERAS, ROBOTS, SIM, make_camera, make_robot, missing_packages
 from twist_envs.franka.hardware.robot import GuardedRobot, SimRobot, validate_max_step
 from twist_envs.franka.scene import DEFAULT_WORKSPACE, FrankaPhysics, Workspace
+from twist_envs.franka.sim import franka_terms
 from twist_envs.franka.tasks import EPISODE_STEPS, Task, TaskReadout, make_task, scale_action
+from wrappers.randomization import Randomizer, Term
+from wrappers.scene import MujocoScene
 
 logger = logging.getLogger(__name__)
 
 SUCCESS_SOURCES = ("operator", "detector")
+VIEW_TERMS: tuple[str, ...] = ("camera_pose", "light_brightness")
+"""The terms of :func:`~twist_envs.franka.sim.franka_terms` that the sim camera applies for the real runs: the
+camera pose jitter (2 cm, 2 deg) and the light brightness (x 0.5-1.4), with the training parameters."""
+
+
+def view_terms() -> tuple[Term, ...]:
+    """The paper's real-run view randomisation: :data:`VIEW_TERMS` taken from the sim env's own term list.
+
+    Example:
+        >>> [t.name for t in view_terms()]
+        ['light_brightness', 'camera_pose']
+    """
+    return tuple(t for t in franka_terms() if t.name in VIEW_TERMS)
 
 
 @runtime_checkable
@@ -146,6 +167,13 @@ class FrankaRealEnv(TwistEnv):
             cannot see ``gym.make``'s ``TimeLimit``: when shortening episodes with ``max_episode_steps=N``,
             pass ``episode_steps=N`` too.
         render_mode: ``None`` or ``"rgb_array"`` (returns the last policy image).
+        view_randomization: with the sim camera, draw the paper's real-run camera pose and brightness
+            randomisation (:func:`view_terms`) once per episode from the reset seed, as the real camera mount
+            and room light differ from the sim camera's; ``False`` renders the canonical view (a calibration
+            run). A real camera ignores it: its view varies by itself.
+        log_dir: folder of the episode log (:mod:`~twist_envs.franka.episode_log`): ``episodes.jsonl``
+            (one record per episode, also for aborted ones) and ``episode_NNN.npz`` (policy frames and
+            actions); ``None`` keeps no log.
 
     Example:
         >>> import numpy as np
@@ -162,6 +190,8 @@ class FrankaRealEnv(TwistEnv):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
     env_name = "FrankaRealEnv"
+    observation_keys: tuple[str, ...] = ("pixels",)
+    """What every observation holds, known before any device is opened: a real robot has no simulator state."""
 
     def __init__(
         self,
@@ -181,6 +211,8 @@ class FrankaRealEnv(TwistEnv):
         camera_kwargs: dict[str, Any] | None = None,
         episode_steps: int = EPISODE_STEPS,
         render_mode: str | None = None,
+        view_randomization: bool = True,
+        log_dir: str | Path | None = None,
     ):
         # A name, or a device already built. A built robot must be a GuardedRobot, not just any Robot: the safety
         # rules live in that class.
@@ -211,6 +243,8 @@ class FrankaRealEnv(TwistEnv):
         if not (isinstance(episode_steps, int) and episode_steps > 0):
             raise ValueError(f"FrankaRealEnv: episode_steps must be a positive int, got {episode_steps!r}")
         self._check_render_mode(render_mode)
+        if not isinstance(view_randomization, bool):
+            raise ValueError(f"FrankaRealEnv: view_randomization must be True or False, got {view_randomization!r}")
         if not robot_is_sim and not interactive and operator is None and success_from == "operator":
             raise ValueError(
                 "FrankaRealEnv: interactive=False leaves nobody to judge success: pass "
@@ -286,12 +320,37 @@ class FrankaRealEnv(TwistEnv):
             self.operator = _AutomatedReset()
 
         self.detector: ColorDetector | None = None
+        self._twin_calibration = False  # computed from the sim camera: recomputed after each view jitter
         if success_from == "detector" or calibration is not None:
             if isinstance(calibration, (str, Path)):
                 calibration = DetectorCalibration.load(calibration)
             if calibration is None:  # sim twin: exact calibration from the MuJoCo camera
                 calibration = DetectorCalibration.from_mujoco_camera(self.physics.model)
+                self._twin_calibration = True
             self.detector = ColorDetector(calibration)
+
+        # The real-run view randomisation acts on the scene the sim camera renders; a real camera has none.
+        self._view: Randomizer | None = None
+        self._view_scene: MujocoScene | None = None
+        if view_randomization and camera_is_sim:
+            self._view = Randomizer(view_terms(), "test")  # "test": every term once per episode, at reset
+            self._view_scene = MujocoScene(self.physics.model, self.physics.data)
+        self.view_randomization = self._view is not None
+
+        self.log: EpisodeLog | None = None
+        if log_dir is not None:
+            camera_name = camera if isinstance(camera, str) else type(camera).__name__
+            self.log = EpisodeLog(
+                log_dir,
+                context={
+                    "task": self.task.name,
+                    "robot": self.robot_name,
+                    "camera": camera_name,
+                    "success_from": success_from,
+                    "episode_steps": episode_steps,
+                    "view_randomization": self.view_randomization,
+                },
+            )
 
         self._steps = 0
         self._goal_xy = np.full(2, np.nan)
@@ -308,12 +367,16 @@ class FrankaRealEnv(TwistEnv):
         super().reset(seed=seed)
         self._check_open()
         self._ready = False
+        if self.log is not None:
+            self.log.abort("reset() before the episode's last step")
         block_xy, goal_xy = self.task.sample_initial(self.np_random)
+        view_seed = int(self.np_random.integers(2**63))  # drawn either way: positions do not depend on the switch
         if options:
             block_xy = np.asarray(options.get("block_xy", block_xy), np.float64)
             goal_xy = np.asarray(options.get("goal_xy", goal_xy), np.float64)
         try:
             self.robot.home()
+            view = self._randomize_view(np.random.default_rng(view_seed))
             self.operator.place(self.task.name, block_xy, goal_xy)
             obs = self._observation()
         except KeyboardInterrupt:
@@ -323,6 +386,8 @@ class FrankaRealEnv(TwistEnv):
         self._steps = 0
         self._ready = True
         info = self._info(self._readout(obs), final=False, commanded=np.zeros(3))
+        if self.log is not None:
+            self.log.start(seed, block_xy, goal_xy, obs["pixels"], view)
         return obs, info
 
     def step(self, action: np.ndarray):
@@ -341,7 +406,13 @@ class FrankaRealEnv(TwistEnv):
             commanded = self.robot.move_ee(delta, gripper)
             obs = self._observation()
         except KeyboardInterrupt:
+            if self.log is not None:
+                self.log.abort("Ctrl-C during a step")
             self.close()  # Ctrl-C: stop the arm and release the camera before anything else
+            raise
+        except HardwareError as e:
+            if self.log is not None:
+                self.log.abort(f"HardwareError: {e}")
             raise
         self._steps += 1
         final = self._steps >= self.episode_steps
@@ -350,7 +421,14 @@ class FrankaRealEnv(TwistEnv):
         if final:
             self.robot.stop()
             self._ready = False  # the next episode starts with reset(), which homes again
-        return obs, float(reward), False, final, self._info(readout, final, commanded)
+        info = self._info(readout, final, commanded)
+        if self.log is not None:
+            self.log.step(action, reward, obs["pixels"], info["controller_error"])
+            if final:
+                judged_by = "detector" if self.success_from == "detector" else type(self.operator).__name__
+                final_pos = {k: info[k] for k in ("ee_pos", "block_pos", "goal_pos")}
+                self.log.finish(info["success"], judged_by, final_pos)
+        return obs, float(reward), False, final, info
 
     def render(self) -> np.ndarray | None:
         """A copy of the last policy image (``render_mode="rgb_array"``); ``None`` before the first one."""
@@ -361,6 +439,9 @@ class FrankaRealEnv(TwistEnv):
         """Stops the arm, disconnects it and releases the camera; safe to call more than once."""
         self._ready = False
         self._closed = True
+        log, self.log = getattr(self, "log", None), None
+        if log is not None:
+            log.abort("env closed before the episode's last step")
         robot, camera = self.robot, self.camera
         physics = self.physics if self._owns_physics else None
         self.robot = self.camera = self.physics = None
@@ -387,6 +468,27 @@ class FrankaRealEnv(TwistEnv):
                 f"({self.image_size}, {self.image_size}, 3) uint8"
             )
         return pixels
+
+    def _randomize_view(self, rng: np.random.Generator) -> dict[str, Any] | None:
+        """Draws this episode's camera pose and brightness on the sim twin; returns what was drawn."""
+        if self._view is None:
+            return None
+        scene = self._view_scene
+        self._view.on_reset(scene, rng)
+        if self._twin_calibration:  # the sim detector is calibrated on the camera as it now stands
+            self.detector.calibration = DetectorCalibration.from_mujoco_camera(self.physics.model)
+        m = scene.model
+        cam = m.camera("policy").id
+        dot = abs(float(np.dot(m.cam_quat[cam], scene.default("cam_quat")[cam])))
+        lights = {
+            m.light(i).name: float(m.light_diffuse[i].mean() / scene.default("light_diffuse")[i].mean())
+            for i in range(m.nlight)
+        }
+        return {
+            "camera_offset_m": (m.cam_pos[cam] - scene.default("cam_pos")[cam]).round(4),
+            "camera_angle_deg": round(math.degrees(2.0 * math.acos(min(1.0, dot))), 3),
+            "brightness": {k: round(v, 3) for k, v in lights.items()},
+        }
 
     def _render_before_first_observation(self) -> np.ndarray | None:
         # Reading the camera here would show a scene nobody has reset yet.
