@@ -97,6 +97,8 @@ def main() -> None:
 
     overrides = json.loads(a.overrides)
     tag = f"{a.dataset}_s{a.seed}_" + "_".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+    if a.dataset != "history" and a.steps != 10_000:  # the default size keeps the tags of the earlier rows
+        tag += f"_steps={a.steps}"
     run = Path(a.runs_dir) / tag
     teacher = DreamerAgent.from_checkpoint(a.teacher or shipped_teacher(ENV, "cpu"))
     t0 = time.time()
