@@ -1,0 +1,106 @@
+"""Wall-clock training budgets: the loop, SAC, TWIST's split, the CLI's ``--budget-minutes``, ``compare``."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+
+import gymnasium as gym
+import pytest
+import torch
+
+import twist_agents.training.loop as loop_module
+from twist_agents.data import EpisodeStore
+from twist_agents.training.loop import LOOP_PRESETS, train
+
+ENV = "TWIST/CartpoleBalance-Distracting-v0"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+class _Clock:
+    """A fake wall clock that only env steps advance (1 s each): the loop's budget decisions become exact."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+class _Ticking(gym.Wrapper):
+    def __init__(self, env: gym.Env, clock: _Clock) -> None:
+        super().__init__(env)
+        self.clock = clock
+
+    def step(self, action):
+        self.clock.now += 1.0
+        return self.env.step(action)
+
+
+def _clocked_run(monkeypatch, episode: int = 50):
+    import twist_envs  # noqa: F401
+    from twist_agents.dreamer import DreamerAgent, dreamer_config
+
+    clock = _Clock()
+    monkeypatch.setattr(loop_module, "time", types.SimpleNamespace(time=clock.time))
+    env = _Ticking(gym.make(ENV, obs_mode="state", max_episode_steps=episode), clock)
+    eval_env = _Ticking(gym.make(ENV, obs_mode="state", max_episode_steps=30), clock)
+    cfg = dataclasses.replace(
+        LOOP_PRESETS["debug"],
+        steps=10_000,
+        prefill=10_000,  # random actions: this is about the clock, not learning
+        eval_every=episode,
+        eval_episodes=1,
+        checkpoint_every=10_000,
+        progress=False,
+        tensorboard=False,
+    )
+    agent = DreamerAgent(dreamer_config("debug"), env.observation_space, env.action_space)
+    return env, eval_env, agent, cfg
+
+
+def test_loop_budget_cuts_the_episode_as_a_truncation_and_excludes_evaluation(tmp_path, monkeypatch):
+    env, eval_env, agent, cfg = _clocked_run(monkeypatch)
+    summary = train(agent, env, tmp_path, dataclasses.replace(cfg, budget_s=123.5), eval_env=eval_env)
+    # 124 env steps of 1 s reach 123.5 s; the two evaluations (30 s each, after episodes 1 and 2) do not count.
+    assert summary["env_steps"] == 124 and summary["budget_exhausted"] is True
+    assert summary["eval_s"] == 60.0 and summary["train_s"] == pytest.approx(124.0)
+    assert summary["wall_s"] == pytest.approx(184.0)
+    store = EpisodeStore(tmp_path / "episodes")
+    eps = list(store)
+    assert [len(e["reward"]) - 1 for e in eps] == [50, 50, 24]
+    for e in eps:  # every stored episode is valid: one start, one end, no terminal (cartpole never terminates)
+        assert e["is_first"][0] and not e["is_first"][1:].any()
+        assert e["is_last"][-1] and not e["is_last"][:-1].any()
+        assert not e["is_terminal"].any()
+    ckpt = torch.load(tmp_path / "checkpoints" / "ckpt-0000000124" / "loop.pt", weights_only=False)
+    assert ckpt["counters"]["eval_s"] == 60.0 and ckpt["counters"]["wall_s"] == pytest.approx(184.0)
+
+    # Resumed with the same budget: already spent, so no new episode and no new step.
+    again = train(agent, env, tmp_path, dataclasses.replace(cfg, budget_s=123.5), eval_env=eval_env, resume=True)
+    assert again["env_steps"] == 124 and again["budget_exhausted"] is True and len(store) == 3
+
+    # A larger budget continues from the persisted clock: 76 more seconds of training; the evaluations after
+    # the fourth episode (step 174) and the cut fifth one (step 200) take 60 s more wall clock and do not count.
+    more = train(agent, env, tmp_path, dataclasses.replace(cfg, budget_s=199.5), eval_env=eval_env, resume=True)
+    assert more["env_steps"] == 200 and more["budget_exhausted"] is True
+    assert [len(e["reward"]) - 1 for e in EpisodeStore(tmp_path / "episodes")] == [50, 50, 24, 50, 26]
+    assert more["eval_s"] == 120.0 and more["train_s"] == pytest.approx(200.0)
+    env.close()
+    eval_env.close()
+
+
+def test_loop_without_budget_is_not_cut_and_reports_its_clock(tmp_path, monkeypatch):
+    env, eval_env, agent, cfg = _clocked_run(monkeypatch, episode=20)
+    summary = train(agent, env, tmp_path, dataclasses.replace(cfg, steps=60, eval_every=0))
+    assert summary["env_steps"] == 60 and summary["budget_exhausted"] is False
+    assert summary["train_s"] == pytest.approx(60.0) and summary["eval_s"] == 0.0
+    with pytest.raises(ValueError, match="budget_s"):
+        train(agent, env, tmp_path / "x", dataclasses.replace(cfg, budget_s=-1.0))
+    env.close()
+    eval_env.close()
