@@ -104,3 +104,27 @@ def test_loop_without_budget_is_not_cut_and_reports_its_clock(tmp_path, monkeypa
         train(agent, env, tmp_path / "x", dataclasses.replace(cfg, budget_s=-1.0))
     env.close()
     eval_env.close()
+
+
+# ------------------------------------------------------------------------------------------------ SAC
+def test_sac_stops_at_its_budget_and_a_resumed_spent_run_trains_no_further(tmp_path):
+    from twist_agents.sac.train import CLOCK, FINAL, LATEST, read_clock, train_asym_sac
+
+    kwargs = {"preset": "debug", "steps": 1_000_000, "max_episode_steps": 20, "progress": False}
+    agent = train_asym_sac(ENV, tmp_path, budget_s=2.0, **kwargs)
+    clock = read_clock(tmp_path)
+    steps = agent.model.num_timesteps
+    assert clock["budget_exhausted"] is True and clock["num_timesteps"] == steps
+    assert 2.0 <= clock["train_s"] < 6.0  # one env step (+ its gradient update) past the budget at most
+    assert 50 < steps < 1_000_000  # it learned (past learning_starts) and the budget, not the steps, ended it
+    assert (tmp_path / FINAL).exists() and (tmp_path / LATEST).exists() and (tmp_path / CLOCK).exists()
+
+    again = train_asym_sac(ENV, tmp_path, budget_s=2.0, **kwargs)
+    assert again.model.num_timesteps == steps
+    assert read_clock(tmp_path)["train_s"] == clock["train_s"] and read_clock(tmp_path)["budget_exhausted"]
+
+    # A larger budget resumes the clock: about half a second more training (a clock restarted at 0 would
+    # train 2.5 s here, more steps than the first 2 s made).
+    more = train_asym_sac(ENV, tmp_path, budget_s=2.5, **kwargs)
+    assert 0 < more.model.num_timesteps - steps < 0.75 * steps
+    assert 2.5 <= read_clock(tmp_path)["train_s"] < 6.0
