@@ -128,3 +128,49 @@ def test_sac_stops_at_its_budget_and_a_resumed_spent_run_trains_no_further(tmp_p
     more = train_asym_sac(ENV, tmp_path, budget_s=2.5, **kwargs)
     assert 0 < more.model.num_timesteps - steps < 0.75 * steps
     assert 2.5 <= read_clock(tmp_path)["train_s"] < 6.0
+
+
+# ------------------------------------------------------------------------------------------------ TWIST
+def _twist(run_dir, teacher_steps: int, budget_s: float):
+    from twist_agents.twist.pipeline import read_summary, train_twist
+
+    agent = train_twist(
+        ENV,
+        run_dir,
+        preset="debug",
+        teacher_steps=teacher_steps,
+        distill_updates=1_000_000,
+        max_episode_steps=30,
+        progress=False,
+        loop_overrides={"eval_every": 0, "prefill": 30},
+        budget_s=budget_s,
+    )
+    return agent, read_summary(run_dir)
+
+
+def test_twist_gives_the_teacher_its_share_and_distillation_the_rest(tmp_path):
+    from twist_agents.twist.pipeline import TEACHER_SHARE
+
+    budget = 4.5
+    agent, s = _twist(tmp_path / "long", 1_000_000, budget)
+    # The teacher's loop stopped at its share; distillation stopped on time at the update boundary after the rest.
+    assert s["teacher_budget_exhausted"] is True and s["teacher_budget_s"] == pytest.approx(budget * TEACHER_SHARE)
+    assert budget * TEACHER_SHARE <= s["teacher_s"] < budget * TEACHER_SHARE + 2.0
+    assert s["distill_budget_s"] == pytest.approx(budget - s["teacher_s"])
+    assert s["distill_stopped_on_time"] is True and s["budget_exhausted"] is True
+    assert s["distill_budget_s"] <= s["distill_s"] < s["distill_budget_s"] + 2.0
+    assert s["train_s"] == pytest.approx(s["teacher_s"] + s["distill_s"]) and budget <= s["train_s"] < budget + 3.0
+    assert 0 < agent.updates < 1_000_000 and s["distill_updates_done"] == agent.updates
+    steps = s["teacher_env_steps"]
+
+    # Resumed with the same budget: both stages are spent, nothing trains.
+    again, s2 = _twist(tmp_path / "long", 1_000_000, budget)
+    assert again.updates == agent.updates and s2["teacher_env_steps"] == steps
+    assert s2["distill_s"] == pytest.approx(s["distill_s"], abs=0.5)
+
+    # A teacher that finishes its steps early leaves its unused time to the student.
+    _, short = _twist(tmp_path / "short", 60, budget)
+    assert short["teacher_budget_exhausted"] is False and short["teacher_env_steps"] == 60
+    assert short["distill_budget_s"] == pytest.approx(budget - short["teacher_s"])
+    assert short["distill_budget_s"] > budget * (1 - TEACHER_SHARE) + 0.5
+    assert short["distill_stopped_on_time"] is True and short["distill_s"] >= short["distill_budget_s"]
