@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
+import json
 import types
 
 import gymnasium as gym
@@ -11,6 +14,7 @@ import torch
 
 import twist_agents.training.loop as loop_module
 from twist_agents.data import EpisodeStore
+from twist_agents.runner.cli import main
 from twist_agents.training.loop import LOOP_PRESETS, train
 
 ENV = "TWIST/CartpoleBalance-Distracting-v0"
@@ -174,3 +178,115 @@ def test_twist_gives_the_teacher_its_share_and_distillation_the_rest(tmp_path):
     assert short["distill_budget_s"] == pytest.approx(budget - short["teacher_s"])
     assert short["distill_budget_s"] > budget * (1 - TEACHER_SHARE) + 0.5
     assert short["distill_stopped_on_time"] is True and short["distill_s"] >= short["distill_budget_s"]
+
+
+# ------------------------------------------------------------------------------------------------ the CLI
+def _parse(*argv: str):
+    from twist_agents.runner.cli import build_parser
+
+    return build_parser().parse_args(list(argv))
+
+
+TRAIN = ["train", "--agent", "oracle", "--env", ENV]
+COMPARE = ["compare", "--agents", "oracle", "--envs", ENV]
+
+
+def test_budget_minutes_is_an_option_of_train_and_compare():
+    from twist_agents.runner.cli import RUN_OPTIONS
+    from twist_agents.twist.pipeline import TEACHER_SHARE
+
+    assert _parse(*TRAIN, "--budget-minutes", "15").budget_minutes == 15.0
+    assert _parse(*COMPARE, "--budget-minutes", "0.5").budget_minutes == 0.5
+    assert _parse(*TRAIN).budget_minutes is None and _parse(*COMPARE).budget_minutes is None
+    assert "budget_minutes" in RUN_OPTIONS
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    text = " ".join(out.getvalue().split())
+    assert "--budget-minutes M" in text and "the budget decides" in text
+    assert TEACHER_SHARE == pytest.approx(2 / 3) and "2/3 to the teacher" in text  # the help states the split
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf", "-inf"])
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_budget_minutes_must_be_a_positive_finite_number(command, value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*(TRAIN if command == "train" else COMPARE), f"--budget-minutes={value}"])
+    assert exit_.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "--budget-minutes" in err[0] and value in err[0], err
+    assert "must be a finite number > 0" in err[0] or "expected a number" in err[0], err
+
+
+def test_budget_minutes_is_checked_in_python_too(tmp_path):
+    from twist_agents.errors import UserError
+    from twist_agents.runner.compare import compare
+    from twist_agents.runner.request import TrainRequest
+    from twist_agents.runner.runs import train_run
+
+    for bad in (0, -2.0, float("nan"), float("inf")):
+        with pytest.raises(UserError, match="budget_minutes must be a finite number of minutes > 0"):
+            train_run(TrainRequest("oracle", ENV, tmp_path / "r", preset="debug", budget_minutes=bad))
+        with pytest.raises(UserError, match="budget_minutes"):
+            compare(["oracle"], [ENV], 1, tmp_path / "c", preset="debug", budget_minutes=bad)
+    assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
+
+
+def test_compare_passes_the_budget_to_every_cell(tmp_path, monkeypatch):
+    import twist_agents.runner.compare as compare_module
+    from twist_agents.runner.request import BUDGET_STEP_CAP
+
+    seen = []
+
+    def fake_run_grid(cells, **kwargs):
+        seen.extend(cells)
+        return []
+
+    def fake_results(runs, results, **kwargs):
+        results.mkdir(parents=True, exist_ok=True)
+        (results / "table.md").write_text("table\n")
+        return {"table_md": results / "table.md"}
+
+    monkeypatch.setattr(compare_module, "run_grid", fake_run_grid)
+    monkeypatch.setattr(compare_module, "write_results", fake_results)
+    argv = ["compare", "--agents", "oracle,twist,asym-sac", "--envs", ENV, "--seeds", "2", "--preset", "debug"]
+    assert main([*argv, "--budget-minutes", "0.25", "--out", str(tmp_path)]) == 0
+    assert len(seen) == 6 and all(c.request.budget_minutes == 0.25 for c in seen)
+    assert all(c.request.budget_s == 15.0 and c.request.steps is None for c in seen)
+    # Resolved per run: no --steps, so the step cap (and twist's distillation updates) cannot end training first.
+    from twist_agents.runner.agents import resolve
+
+    for c in seen:
+        r = resolve(c.request)
+        assert r.steps == BUDGET_STEP_CAP
+        assert r.distill_updates == (BUDGET_STEP_CAP if c.request.agent == "twist" else None)
+    assert resolve(dataclasses.replace(seen[0].request, steps=123)).steps == 123  # an explicit cap stays
+
+
+# ------------------------------------------------------------------------------------------------ end to end
+def test_cli_train_with_a_budget_stops_on_time_and_records_its_clock_in_run_json(tmp_path):
+    from twist_agents.runner.request import BUDGET_STEP_CAP
+
+    run = tmp_path / "run"
+    argv = [*TRAIN, "--preset", "debug", "--max-episode-steps", "30", "--run-dir", str(run), "--no-progress"]
+    assert main([*argv, "--budget-minutes", "0.05"]) == 0  # 3 s
+    cfg = json.loads((run / "run.json").read_text())
+    assert cfg["budget_minutes"] == 0.05 and cfg["steps"] == BUDGET_STEP_CAP
+    assert cfg["budget_exhausted"] is True and 3.0 <= cfg["train_s"] < 6.0
+    assert cfg["training"]["env_steps"] > 0 and cfg["training"]["eval_s"] == 0.0
+    eps = list(EpisodeStore(run / "episodes"))
+    for e in eps:  # the last one is cut by the budget, unless the budget ran out on an episode's last step
+        assert e["is_last"][-1] and not e["is_last"][:-1].any() and not e["is_terminal"].any()
+    assert all(len(e["reward"]) - 1 == 30 for e in eps[:-1]) and 1 <= len(eps[-1]["reward"]) - 1 <= 30
+
+
+def test_compare_with_a_budget_records_clock_and_workers_of_every_run(tmp_path):
+    out = tmp_path / "c"
+    argv = ["compare", "--agents", "oracle,asym-sac", "--envs", ENV, "--seeds", "1", "--preset", "debug"]
+    argv += ["--max-episode-steps", "20", "--eval-episodes", "1", "--bootstrap-reps", "50", "--out", str(out)]
+    assert main([*argv, "--budget-minutes", "0.04"]) == 0  # 2.4 s each
+    for agent in ("oracle", "asym-sac"):
+        cfg = json.loads(next(out.glob(f"runs/{agent}/*/seed0/run.json")).read_text())
+        assert cfg["budget_minutes"] == 0.04 and cfg["budget_exhausted"] is True, agent
+        assert 2.4 <= cfg["train_s"] < 6.0, (agent, cfg["train_s"])
+        assert (cfg["backend"], cfg["workers"], cfg["torch_threads"]) == ("local", 2, 1)
