@@ -9,7 +9,9 @@ resume checkpoint), ``checkpoints/final.zip`` when the budget is spent.
 Wall-clock budget (``budget_s``): the time inside SB3's ``learn`` (env steps, gradient updates, checkpoints;
 this trainer runs no evaluation) accumulates across resumes in ``clock.json``, written atomically after each
 resume checkpoint. After every env step the callback compares it with the budget and, once it is reached,
-stops ``learn``; the resume checkpoint and ``final.zip`` are written as after a step budget. A resumed run whose
+stops ``learn``; the resume checkpoint and ``final.zip`` are written as after a step budget. The recorded clock
+includes writing that last resume checkpoint, after the stop: its replay buffer is large (about 0.5 GB at the
+``cpu`` preset, a few seconds to write), so ``train_s`` ends that much above the budget. A resumed run whose
 budget is spent trains no further. A killed run loses the time since its last checkpoint.
 
 A resume that finds ``latest.zip`` damaged reports it, moves it to ``checkpoints/corrupt/`` and uses
