@@ -17,11 +17,11 @@ from twist_agents.runner.request import TrainRequest
 
 
 def _loop_overrides(req: TrainRequest) -> dict[str, Any]:
-    """Loop settings the runner changes: no in-loop evaluation for ``debug`` (the runner evaluates)."""
+    """Loop settings the runner changes: the request's progress bar; no in-loop evaluation for ``debug``."""
     from twist_agents.training.loop import LOOP_PRESETS
 
     if req.preset != "debug":
-        return {}
+        return {"progress": req.progress}
     steps = int(req.steps or LOOP_PRESETS["debug"].steps)
     # Tiny budgets: random prefill for half of them at most, so that every debug run does updates.
     return {
