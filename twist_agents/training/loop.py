@@ -216,6 +216,7 @@ def train(
     next_log = (loop["env_steps"] // config.log_every + 1) * config.log_every
     train_metrics: dict[str, list[float]] = defaultdict(list)
     last_eval: list[float] = []
+    saved_episodes = loop["episodes"]  # episodes stored when the last checkpoint was taken (or found)
     exhausted = False  # the budget ended training (decided afresh by every call: a resume may bring a larger one)
     t0 = time.time() - loop["wall_s"]
 
@@ -238,6 +239,7 @@ def train(
         return {"updates": float(loop["updates"]), "wall_s": time.time() - t0, "train_s": train_s()}
 
     def checkpoint() -> None:
+        nonlocal saved_episodes
         loop["wall_s"] = time.time() - t0
         state = {
             "counters": dict(loop),
@@ -245,11 +247,14 @@ def train(
             "torch_rng": torch.get_rng_state(),
         }
         save_checkpoint(run_dir, agent, state, config.keep_checkpoints)
+        saved_episodes = loop["episodes"]
 
     try:
         while loop["env_steps"] < config.steps:
-            if budget_spent():  # a resumed run whose budget is spent: no new episode
-                exhausted = True
+            if budget_spent():  # no new episode: a resumed run whose budget is spent, or the budget ran out
+                exhausted = True  # after the last episode's step (storing, logging, a callback)
+                if loop["episodes"] > saved_episodes:
+                    checkpoint()
                 break
             obs = as_obs_dict(env.reset(seed=episode_seed(config.seed, loop["episodes"]))[0])
             episode: dict[str, list[Any]] = defaultdict(list)
