@@ -14,8 +14,9 @@ One loop, readable top to bottom (:func:`train`)::
 Wall-clock budget: ``LoopConfig.budget_s`` bounds the run's *training* wall clock, i.e. the loop's elapsed time
 minus the time spent in its periodic evaluations (the learning-curve points, counted in ``eval_s``). Both clocks
 are loop counters saved in every checkpoint, so the budget accumulates across resumes (a killed run loses the
-time since its last checkpoint, as it loses the unfinished episode), and a resumed run whose budget is spent
-stops before it starts a new episode. The episode cut by the budget is stored with ``is_last=True`` and
+time since its last checkpoint, as it loses the unfinished episode). The budget is also checked before each
+new episode: a resumed run whose budget is spent stops without one, and a run whose budget ran out while its
+last episode was being stored checkpoints, then stops. The episode cut by the budget is stored with ``is_last=True`` and
 ``is_terminal=False`` on its last row: a time-limit truncation, exactly as an env's own step cap ends one.
 
 Checkpoints are taken at episode ends only, so a checkpoint's step counter equals the steps of
