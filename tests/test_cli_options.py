@@ -42,6 +42,7 @@ def test_cli_defaults_are_the_fields_defaults():
 def test_every_option_reaches_its_field():
     argv = [*REQUIRED, "--run-dir", "r", "--preset", "debug", "--seed", "3", "--steps", "5"]
     argv += ["--distill-updates", "2", "--max-episode-steps", "7", "--no-resume", "--no-progress"]
+    argv += ["--budget-minutes", "1.5"]
     args = build_parser().parse_args(argv)
     req = TrainRequest(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainRequest)})
     assert req == TrainRequest(
@@ -51,6 +52,7 @@ def test_every_option_reaches_its_field():
         preset="debug",
         seed=3,
         steps=5,
+        budget_minutes=1.5,
         distill_updates=2,
         max_episode_steps=7,
         resume=False,
@@ -70,4 +72,4 @@ def test_a_field_without_an_option_stops_the_parser_from_building():
 
 def test_compare_takes_the_shared_fields_with_the_same_defaults():
     args = build_parser().parse_args(["compare", "--envs", "TWIST/CartpoleBalance-Distracting-v0"])
-    assert (args.preset, args.steps, args.max_episode_steps) == ("cpu", None, None)
+    assert (args.preset, args.steps, args.budget_minutes, args.max_episode_steps) == ("cpu", None, None, None)

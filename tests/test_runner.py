@@ -90,3 +90,13 @@ def test_eval_reports_success_for_block_tasks(tmp_path):
     assert len(rows) == 2 and set(rows["success"]) <= {0.0, 1.0}
     assert result.success_rate == pytest.approx(rows["success"].mean())
     assert result.videos and result.videos[0].stat().st_size > 0
+
+
+def test_the_request_decides_the_dreamer_loop_progress_bar_at_every_preset(tmp_path):
+    from twist_agents.runner.dreamer_runs import _loop_overrides
+    from twist_agents.runner.request import TrainRequest
+
+    for preset in ("debug", "cpu", "paper"):
+        for progress in (True, False):
+            req = TrainRequest("oracle", ENV, tmp_path, preset=preset, progress=progress)
+            assert _loop_overrides(req)["progress"] is progress, (preset, progress)

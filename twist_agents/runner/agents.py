@@ -27,7 +27,7 @@ from twist_agents.errors import UserError
 from twist_agents.presets import PRESETS
 from twist_agents.protocol import Agent
 from twist_agents.runner.dreamer_runs import load_dreamer_run, load_twist_run, train_dreamer_variant, train_twist_run
-from twist_agents.runner.request import TrainRequest
+from twist_agents.runner.request import BUDGET_STEP_CAP, TrainRequest
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,10 @@ class AgentSpec:
     """Observation keys the trained agent reads when acting (all others are withheld at evaluation)."""
     train_randomization: str
     """Env ``randomization`` while training (``"train"`` or ``"none"``)."""
-    train: Callable[[TrainRequest], None]
-    """Train (or resume) and leave the final checkpoint in the run directory."""
+    train: Callable[[TrainRequest], dict[str, Any]]
+    """Train (or resume) and leave the final checkpoint in the run directory; returns the training clock:
+    ``train_s`` (training wall clock over all resumes, evaluation excluded), ``budget_exhausted``, and any
+    per-stage details."""
     load: Callable[[Path, str], Agent]
     """``load(run_dir, preset)``: the trained agent, ready to act."""
 
@@ -60,15 +62,25 @@ every agent's run to seconds (100-step episodes) so that tests and a debug ``com
 
 
 def resolve(request: TrainRequest) -> TrainRequest:
-    """Fill ``steps`` / ``max_episode_steps`` left as ``None`` from :data:`PRESET_DEFAULTS`."""
+    """Fill ``steps`` / ``max_episode_steps`` left as ``None`` from :data:`PRESET_DEFAULTS`.
+
+    With a wall-clock budget (``budget_minutes``) the counts left as ``None`` that would end training first
+    (``steps``; ``twist``'s ``distill_updates``) become :data:`~twist_agents.runner.request.BUDGET_STEP_CAP`
+    instead: the budget decides.
+    """
     if request.preset not in PRESETS:
         raise UserError(f"unknown preset {request.preset!r}; choose one of {', '.join(PRESETS)}")
     d = PRESET_DEFAULTS[request.preset]
     from dataclasses import replace
 
+    budget = request.budget_minutes is not None
+    distill_updates = request.distill_updates
+    if budget and distill_updates is None and request.agent == "twist":
+        distill_updates = BUDGET_STEP_CAP
     return replace(
         request,
-        steps=request.steps if request.steps is not None else d["steps"],
+        steps=request.steps if request.steps is not None else BUDGET_STEP_CAP if budget else d["steps"],
+        distill_updates=distill_updates,
         max_episode_steps=request.max_episode_steps
         if request.max_episode_steps is not None
         else d["max_episode_steps"],
@@ -76,10 +88,10 @@ def resolve(request: TrainRequest) -> TrainRequest:
 
 
 # ---------------------------------------------------------------------------- asymmetric SAC
-def _train_asym_sac(req: TrainRequest) -> None:
-    from twist_agents.sac.train import train_asym_sac
+def _train_asym_sac(req: TrainRequest) -> dict[str, Any]:
+    from twist_agents.sac.train import read_clock, train_asym_sac
 
-    train_asym_sac(
+    agent = train_asym_sac(
         req.env_id,
         req.run_dir,
         preset=req.preset,
@@ -88,7 +100,14 @@ def _train_asym_sac(req: TrainRequest) -> None:
         resume=req.resume,
         max_episode_steps=req.max_episode_steps,
         progress=req.progress,
+        budget_s=req.budget_s,
     )
+    clock = read_clock(req.run_dir)
+    return {
+        "train_s": clock.get("train_s"),
+        "budget_exhausted": bool(clock.get("budget_exhausted", False)),
+        "env_steps": int(agent.model.num_timesteps),
+    }
 
 
 def _load_asym_sac(run_dir: Path, preset: str) -> Agent:
@@ -98,16 +117,16 @@ def _load_asym_sac(run_dir: Path, preset: str) -> Agent:
 
 
 # ---------------------------------------------------------------------------- Dreamer variants, TWIST
-def _train_dreamer(req: TrainRequest) -> None:
-    train_dreamer_variant(req)
+def _train_dreamer(req: TrainRequest) -> dict[str, Any]:
+    return train_dreamer_variant(req)
 
 
 def _load_dreamer(run_dir: Path, preset: str) -> Agent:
     return load_dreamer_run(run_dir)
 
 
-def _train_twist(req: TrainRequest) -> None:
-    train_twist_run(req)
+def _train_twist(req: TrainRequest) -> dict[str, Any]:
+    return train_twist_run(req)
 
 
 def _load_twist(run_dir: Path, preset: str) -> Agent:

@@ -6,6 +6,7 @@ Examples::
     twist eval runs/asym-sac --split test --episodes 10 --video-format gif
     twist eval runs/twist --env TWIST/BlockPush-Real-v0 --env-kwargs robot=sim,camera=sim --episodes 1
     twist compare --agents twist,oracle --envs TWIST/CupCatch-Distracting-v0 --seeds 3 --preset cpu
+    twist compare ... --budget-minutes 15       # every run: 15 min of training wall clock, steps unlimited
     twist compare ... --backend ray --address 10.0.0.1:6379
     twist demo
 
@@ -43,7 +44,7 @@ _PRESET_HELP = ", ".join(
 
 DEBUG_ENV = "TWIST_DEBUG"
 """Environment variable: ``1`` shows tracebacks of user errors (as ``--debug``)."""
-RUN_OPTIONS = ("preset", "steps", "max_episode_steps")
+RUN_OPTIONS = ("preset", "steps", "budget_minutes", "max_episode_steps")
 """The :class:`TrainRequest` fields that ``twist compare`` takes too (same names, defaults and help)."""
 
 
@@ -80,7 +81,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def _positive_float(text: str) -> float:
-    """Argparse type: a number > 0 (timeouts)."""
+    """Argparse type: a finite number > 0 (timeouts, wall-clock budgets)."""
     try:
         value = float(text)
     except ValueError:
@@ -112,7 +113,8 @@ def request_option(f: dataclasses.Field[Any], hint: Any, owner: str = "TrainRequ
     """The option (flag, ``add_argument`` keyword arguments) of one :class:`TrainRequest` field.
 
     The name is ``--field-name`` (or the metadata's ``flag``; a bool defaulting to True is ``--no-field-name``),
-    ``dest`` is the field's name, the default is the field's, the type follows the annotation. See
+    ``dest`` is the field's name, the default is the field's, the type follows the annotation (an ``int`` is
+    checked against the metadata's ``min``, a ``float`` must be a finite number > 0). See
     :data:`~twist_agents.runner.request.CLI_KEYS` for the metadata.
 
     Raises:
@@ -138,6 +140,8 @@ def request_option(f: dataclasses.Field[Any], hint: Any, owner: str = "TrainRequ
         text = f"{text}: {listing}"
     if kind is int:
         kwargs["type"] = _INT_TYPES[int(meta.get("min", 0))]
+    elif kind is float:
+        kwargs["type"] = _positive_float
     elif kind is Path:
         kwargs["type"] = Path
     elif kind is not str:
@@ -277,7 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
 
             Backends: local (default) runs at most 2 worker processes on this machine;
             ray submits each run as a Ray task (1 CPU) to the cluster at --address
-            (pip install "twist[ray]"); both write the same result files."""),
+            (pip install "twist[ray]"); both write the same result files.
+
+            Equal compute: --budget-minutes M gives every run the same training wall clock
+            (each run a process with one torch thread; its training time, summed over
+            resumes, without evaluation episodes). Without --steps, steps are unlimited and
+            the budget ends every run; twist gives 2/3 to its teacher, the rest to
+            distillation. Each run.json records budget_minutes, the measured train_s,
+            budget_exhausted and the worker count."""),
         epilog="agents:\n" + _AGENT_HELP,
     )
     p.add_argument(
@@ -437,6 +448,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         args.out,
         preset=args.preset,
         steps=args.steps,
+        budget_minutes=args.budget_minutes,
         max_episode_steps=args.max_episode_steps,
         eval_episodes=args.eval_episodes,
         backend=args.backend,

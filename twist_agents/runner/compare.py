@@ -8,6 +8,8 @@ cells and resumes unfinished ones from their checkpoints. Afterwards
 Backends:
 
 - ``local`` (default): a process pool of at most ``workers`` processes (spawned, one torch thread each).
+  Each cell's ``run.json`` records the backend, the number of worker processes that ran at once and its torch
+  threads, since the training wall clock of a run depends on them.
 - ``ray``: one Ray task per cell (``num_cpus=1``) on the cluster at ``address`` (``ray.init(address)``;
   without an address a local Ray instance is started). Workers write the run directories; their small
   result files (``run.json``, ``metrics.csv``, ``returns.csv``, ``DONE``) also travel back with the
@@ -16,6 +18,11 @@ Backends:
   address must succeed within ``connect_timeout`` seconds
   (:func:`~twist_agents.runner.validate.check_ray_address`): Ray itself retries
   an unreachable address for minutes.
+
+Equal compute: with ``budget_minutes`` every cell trains for the same wall clock (see
+:mod:`twist_agents.runner.runs`): the training time in its own process, summed over resumes, without the
+evaluation episodes; without ``steps`` the step cap is unlimited, so the budget ends every run. Each cell's
+``run.json`` records the measured ``train_s`` and ``budget_exhausted``.
 
 Everything is checked before the first run starts (agents, env ids, budgets, the output folder, the address);
 a mistake raises :class:`~twist_agents.errors.UserError`.
@@ -38,6 +45,7 @@ from twist_agents.runner.results import write_results
 from twist_agents.runner.runs import DONE_MARKER, result_files, run_cell
 from twist_agents.runner.validate import (
     DEFAULT_CONNECT_TIMEOUT,
+    check_budget_minutes,
     check_env_for_agent,
     check_positive,
     check_ray_address,
@@ -58,6 +66,8 @@ class GridCell:
     """The training run."""
     eval_episodes: int | None
     """Evaluation episodes (``None`` = the preset's default)."""
+    context: tuple[tuple[str, Any], ...] = ()
+    """How the cell is run (backend, worker processes), recorded in its ``run.json``."""
 
 
 def env_slug(env_id: str) -> str:
@@ -75,8 +85,9 @@ def make_grid(
     max_episode_steps: int | None = None,
     eval_episodes: int | None = None,
     progress: bool = False,
+    budget_minutes: float | None = None,
 ) -> list[GridCell]:
-    """All cells of the grid, each with its own run directory under ``<out_dir>/runs``."""
+    """All cells of the grid, each with its own run directory under ``<out_dir>/runs``, each with the same budgets."""
     for a in agents:
         get_agent(a)  # fail early on a typo
     root = Path(out_dir) / "runs"
@@ -89,6 +100,7 @@ def make_grid(
                 preset=preset,
                 seed=s,
                 steps=steps,
+                budget_minutes=budget_minutes,
                 max_episode_steps=max_episode_steps,
                 resume=True,
                 progress=progress,
@@ -127,7 +139,7 @@ def _run_cell(cell: GridCell) -> dict[str, Any]:
     import traceback
 
     try:
-        summary = run_cell(cell.request, eval_episodes=cell.eval_episodes)
+        summary = run_cell(cell.request, eval_episodes=cell.eval_episodes, context=dict(cell.context))
     except Exception as e:  # noqa: BLE001  (one broken cell must not lose the others' results)
         return {
             "run_dir": str(cell.request.run_dir),
@@ -139,8 +151,13 @@ def _run_cell(cell: GridCell) -> dict[str, Any]:
     return summary
 
 
+def _with_context(cells: Sequence[GridCell], **context: Any) -> list[GridCell]:
+    return [dataclasses.replace(c, context=tuple(context.items())) for c in cells]
+
+
 def _run_local(cells: Sequence[GridCell], workers: int) -> list[dict[str, Any]]:
     workers = max(1, min(workers, MAX_LOCAL_WORKERS, len(cells)))
+    cells = _with_context(cells, backend="local", workers=workers)
     out = []
     # spawn, not fork: forked MuJoCo/EGL contexts and torch thread pools are unsafe in children.
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
@@ -181,6 +198,7 @@ def _run_ray(
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         started_here = True
+    cells = _with_context(cells, backend="ray", workers=workers if not address else None, address=address)
     try:
         task = ray.remote(num_cpus=1)(_run_cell)
         pending = [task.remote(c) for c in cells]
@@ -240,6 +258,7 @@ def compare(
     paper_table: bool = False,
     bootstrap_reps: int = 2000,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    budget_minutes: float | None = None,
 ) -> tuple[dict[str, Path], list[dict[str, Any]]]:
     """Run the grid and write the results.
 
@@ -253,7 +272,7 @@ def compare(
         seeds: Number of seeds (``0..n-1``) or explicit seeds.
         out_dir: Output root (``runs/`` and ``results/`` inside).
         preset: Size preset of every run.
-        steps: Env-step budget per run (``None`` = preset default).
+        steps: Env-step budget per run (``None`` = preset default; with ``budget_minutes``: unlimited).
         max_episode_steps: Episode cap (``None`` = preset default).
         eval_episodes: Evaluation episodes per run (``None`` = preset default).
         backend: ``"local"`` or ``"ray"``.
@@ -262,9 +281,13 @@ def compare(
         paper_table: Also print the paper's Table I beside ours.
         bootstrap_reps: Bootstrap replications of the IQM CIs.
         connect_timeout: Seconds the pre-flight TCP connect to a Ray ``address`` may take.
+        budget_minutes: Training wall-clock budget of every run, in minutes (``None``: none): the training time
+            in the run's process, summed over resumes, without in-loop evaluation episodes and without the final
+            held-out evaluation (see :mod:`twist_agents.runner.runs`). ``twist`` gives 2/3 of it to its teacher
+            and the rest to distillation.
 
     Raises:
-        UserError: an empty or unknown agent/env list, a non-positive count, an unusable output folder,
+        UserError: an empty or unknown agent/env list, a non-positive count or budget, an unusable output folder,
             ``address`` without the ``ray`` backend, or no Ray cluster answering at ``address``.
     """
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
@@ -278,11 +301,14 @@ def compare(
         ("connect_timeout", connect_timeout),
     ):
         check_positive(name, value)
+    check_budget_minutes(budget_minutes)
     if backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if address and backend != "ray":
         raise UserError(f"--address {address} needs --backend ray (the {backend} backend runs on this machine)")
-    cells = make_grid(agents, envs, seed_list, out_dir, preset, steps, max_episode_steps, eval_episodes)
+    cells = make_grid(
+        agents, envs, seed_list, out_dir, preset, steps, max_episode_steps, eval_episodes, budget_minutes=budget_minutes
+    )
     summaries = run_grid(cells, backend=backend, address=address, workers=workers, connect_timeout=connect_timeout)
     files = write_results(Path(out_dir) / "runs", Path(out_dir) / "results", paper=paper_table, reps=bootstrap_reps)
     return files, summaries

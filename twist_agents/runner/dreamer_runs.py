@@ -17,11 +17,11 @@ from twist_agents.runner.request import TrainRequest
 
 
 def _loop_overrides(req: TrainRequest) -> dict[str, Any]:
-    """Loop settings the runner changes: no in-loop evaluation for ``debug`` (the runner evaluates)."""
+    """Loop settings the runner changes: the request's progress bar; no in-loop evaluation for ``debug``."""
     from twist_agents.training.loop import LOOP_PRESETS
 
     if req.preset != "debug":
-        return {}
+        return {"progress": req.progress}
     steps = int(req.steps or LOOP_PRESETS["debug"].steps)
     # Tiny budgets: random prefill for half of them at most, so that every debug run does updates.
     return {
@@ -32,11 +32,20 @@ def _loop_overrides(req: TrainRequest) -> dict[str, Any]:
     }
 
 
-def train_dreamer_variant(req: TrainRequest) -> None:
+def _clock(summary: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: summary[k] for k in ("train_s", "budget_exhausted", *keys) if k in summary}
+
+
+def train_dreamer_variant(req: TrainRequest) -> dict[str, Any]:
     """Train an ``oracle`` / ``dreamer-dr`` / ``dreamer-nodr`` / ``state-recon`` run.
 
     The variant (encode / decode keys, env randomisation) is the entry of
-    :data:`~twist_agents.dreamer.trainer.DREAMER_VARIANTS` named ``req.agent``.
+    :data:`~twist_agents.dreamer.trainer.DREAMER_VARIANTS` named ``req.agent``. The request's budget
+    (``req.budget_s``) becomes the loop's ``budget_s``: the training wall clock, across resumes, without the
+    in-loop evaluations.
+
+    Returns:
+        The loop's clock: ``train_s``, ``budget_exhausted``, ``eval_s``, ``wall_s``, ``env_steps``, ``updates``.
     """
     from twist_agents.dreamer.trainer import DREAMER_VARIANTS, train_dreamer
 
@@ -44,7 +53,7 @@ def train_dreamer_variant(req: TrainRequest) -> None:
     env_kwargs: dict[str, Any] = {"randomization": randomization}
     if req.max_episode_steps is not None:
         env_kwargs["max_episode_steps"] = req.max_episode_steps
-    train_dreamer(
+    summary = train_dreamer(
         req.env_id,
         agent=req.agent,
         preset=req.preset,
@@ -53,8 +62,9 @@ def train_dreamer_variant(req: TrainRequest) -> None:
         run_dir=req.run_dir,
         resume=req.resume,
         env_kwargs=env_kwargs,
-        loop_overrides=_loop_overrides(req),
+        loop_overrides={**_loop_overrides(req), "budget_s": req.budget_s},
     )
+    return _clock(summary, "eval_s", "wall_s", "env_steps", "updates")
 
 
 def load_dreamer_run(run_dir: Path) -> Agent:
@@ -77,12 +87,18 @@ def load_dreamer_run(run_dir: Path) -> Agent:
     return found[1]
 
 
-def train_twist_run(req: TrainRequest) -> None:
+def train_twist_run(req: TrainRequest) -> dict[str, Any]:
     """Train a TWIST run (teacher, then student distillation) with :func:`~twist_agents.twist.pipeline.train_twist`.
 
     The teacher's loop gets the same debug adjustments as the Dreamer baselines (:func:`_loop_overrides`).
+    The request's budget (``req.budget_s``) is the whole run's; ``train_twist`` splits it between teacher and
+    distillation.
+
+    Returns:
+        The stage clocks of the run's ``summary.json``: ``train_s``, ``budget_exhausted``, ``teacher_s``,
+        ``teacher_eval_s``, ``teacher_budget_exhausted``, ``distill_s``, ``distill_budget_s``, ...
     """
-    from twist_agents.twist.pipeline import train_twist
+    from twist_agents.twist.pipeline import read_summary, train_twist
 
     train_twist(
         env_id=req.env_id,
@@ -95,7 +111,11 @@ def train_twist_run(req: TrainRequest) -> None:
         max_episode_steps=req.max_episode_steps,
         progress=req.progress,
         loop_overrides=_loop_overrides(req),
+        budget_s=req.budget_s,
     )
+    keys = ("teacher_s", "teacher_eval_s", "teacher_budget_s", "teacher_budget_exhausted", "teacher_env_steps")
+    keys += ("teacher_share", "distill_s", "distill_budget_s", "distill_stopped_on_time", "distill_updates_done")
+    return _clock(read_summary(req.run_dir), *keys)
 
 
 def load_twist_run(run_dir: Path) -> Agent:

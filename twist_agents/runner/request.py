@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+BUDGET_STEP_CAP = 1_000_000_000
+"""The step (and ``twist`` distillation update) cap of a run with a wall-clock budget and no explicit count:
+never reached, so the budget decides."""
+
 CLI_KEYS: dict[str, str] = {
     "help": "the option's help text (required; `(default: X)` is appended for a default that is not None)",
     "flag": "the option's name when it is not `--field-name` (a bool field defaulting to True: `--no-field-name`)",
@@ -41,14 +45,35 @@ class TrainRequest:
     """Seed of env and agent."""
     steps: int | None = field(
         default=None,
-        metadata={"help": "env-step budget per run (twist: the teacher's steps); default: the preset's", "min": 1},
+        metadata={
+            "help": "env-step budget per run (twist: the teacher's steps); default: the preset's, or with "
+            "--budget-minutes unlimited (the budget decides)",
+            "min": 1,
+        },
     )
-    """Env-step budget (for ``twist``: the teacher's steps); ``None`` = the preset's default."""
+    """Env-step budget (for ``twist``: the teacher's steps); ``None`` = the preset's default, or
+    :data:`BUDGET_STEP_CAP` with ``budget_minutes``."""
+    budget_minutes: float | None = field(
+        default=None,
+        metadata={
+            "help": "wall-clock budget of each run's training, in minutes: training time in the run's process, "
+            "summed over resumes, without the in-loop evaluation episodes and the final held-out evaluation; "
+            "without --steps the step cap is unlimited and the budget decides (twist: 2/3 to the teacher, the "
+            "rest to distillation)",
+            "metavar": "M",
+        },
+    )
+    """Training wall-clock budget in minutes (``None``: none; see :mod:`twist_agents.runner.runs`)."""
     distill_updates: int | None = field(
         default=None,
-        metadata={"help": "twist only: student distillation updates (default: the preset's)", "min": 1},
+        metadata={
+            "help": "twist only: student distillation updates (default: the preset's; with --budget-minutes: "
+            "unlimited, the budget decides)",
+            "min": 1,
+        },
     )
-    """``twist`` only: student distillation updates; ``None`` = the preset's default."""
+    """``twist`` only: student distillation updates; ``None`` = the preset's default, or :data:`BUDGET_STEP_CAP`
+    with ``budget_minutes`` (distillation then runs until the rest of the budget is spent)."""
     max_episode_steps: int | None = field(
         default=None,
         metadata={
@@ -62,3 +87,8 @@ class TrainRequest:
     """Continue from the run directory's checkpoint when there is one."""
     progress: bool = field(default=True, metadata={"help": "hide the progress bars"})
     """Show progress bars."""
+
+    @property
+    def budget_s(self) -> float:
+        """``budget_minutes`` in seconds; 0.0 for none (the trainers' convention)."""
+        return 60.0 * self.budget_minutes if self.budget_minutes is not None else 0.0

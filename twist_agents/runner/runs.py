@@ -3,12 +3,21 @@
 Run directory layout (every agent)::
 
     <run_dir>/
-      run.json                 what was asked: agent, env id, seed, preset, budgets (the run's config)
+      run.json                 what was asked: agent, env id, seed, preset, budgets (the run's config); after
+                               training also its clock: train_s, budget_exhausted (+ the agent's stage clocks)
       metrics.csv  tb/         training metrics (CSV + TensorBoard), ``train/return`` per episode
       checkpoints/             the agent's checkpoints (resume + final)
       eval/<split>/returns.csv per-episode evaluation returns (agent, env_id, seed, split, ...)
       eval/<split>/episode_000.mp4
       DONE                     written last by :func:`run_cell`; ``compare`` skips runs that have it
+
+Wall-clock budget (``TrainRequest.budget_minutes``): every agent gets the same *training* wall clock, measured by
+its trainer in the run's process and summed over resumes (persisted with its checkpoints): env steps, updates
+and checkpoints count; the in-loop evaluation episodes (the learning-curve points) and the final held-out
+evaluation of :func:`run_cell` do not. The Dreamer variants stop in their loop (the cut episode is stored as a
+truncation), asymmetric SAC in its SB3 callback, TWIST splits the budget between its teacher and distillation
+(:func:`~twist_agents.twist.pipeline.train_twist`). ``run.json`` records ``budget_minutes``, the measured
+``train_s`` and ``budget_exhausted`` (the budget, not a step count, ended training).
 """
 
 from __future__ import annotations
@@ -58,16 +67,25 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
         raise RunFileError(f"{path} does not load ({type(e).__name__}: {e}); train the run again") from None
 
 
-def train_run(request: TrainRequest) -> TrainRequest:
-    """Train ``request.agent`` (resuming if possible) and write ``run.json``; returns the resolved request."""
+def train_run(request: TrainRequest, context: Mapping[str, Any] | None = None) -> TrainRequest:
+    """Train ``request.agent`` (resuming if possible) and write ``run.json``; returns the resolved request.
+
+    ``run.json`` is written before training (the config, plus ``context``: e.g. how ``compare`` ran the cell) and
+    again after it with the training clock the agent reports: ``train_s`` (seconds of training wall clock over all
+    resumes, evaluation excluded), ``budget_exhausted``, and the agent's details under ``training``.
+    """
     check_request(request)  # before anything is created or trained
     req = resolve(request)
     spec = get_agent(req.agent)
     req.run_dir.mkdir(parents=True, exist_ok=True)
     config = {k: v for k, v in dataclasses.asdict(req).items() if k not in ("resume", "progress")}
-    config.update(train_randomization=spec.train_randomization, input_keys=list(spec.input_keys))
+    config.update(train_randomization=spec.train_randomization, input_keys=list(spec.input_keys), **(context or {}))
     _write_json(req.run_dir / RUN_CONFIG, config)
-    spec.train(req)
+    clock = dict(spec.train(req))
+    config.update(
+        train_s=clock.pop("train_s", None), budget_exhausted=bool(clock.pop("budget_exhausted", False)), training=clock
+    )
+    _write_json(req.run_dir / RUN_CONFIG, config)
     return req
 
 
@@ -170,12 +188,18 @@ def load_run_agent(run_dir: str | Path) -> tuple[Agent, tuple[str, ...]]:
 
 
 def run_cell(
-    request: TrainRequest, eval_episodes: int | None = None, split: str = "test", video_episodes: int = 1
+    request: TrainRequest,
+    eval_episodes: int | None = None,
+    split: str = "test",
+    video_episodes: int = 1,
+    context: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train + evaluate one grid cell unless its ``DONE`` marker exists; return a small summary.
 
     Safe to call again after an interruption: training resumes from its checkpoint, and a finished
-    cell is skipped.
+    cell is skipped. Torch uses ``TWIST_TORCH_THREADS`` threads (default 1), recorded in ``run.json`` as
+    ``torch_threads`` beside ``context`` (``compare`` passes its backend and worker count). The final
+    evaluation is not part of the run's training clock (``train_s``) or its budget.
     """
     run_dir = Path(request.run_dir)
     if (run_dir / DONE_MARKER).exists():
@@ -183,15 +207,18 @@ def run_cell(
     import torch
 
     torch.set_num_threads(max(1, int(os.environ.get("TWIST_TORCH_THREADS", "1"))))
-    req = train_run(request)
+    req = train_run(request, {**(context or {}), "torch_threads": torch.get_num_threads()})
     result = eval_run(
         run_dir, split=split, episodes=eval_episodes, video_episodes=video_episodes, progress=req.progress
     )
+    trained = read_run_config(run_dir)
     summary = {
         "run_dir": str(run_dir),
         "status": "done",
         "mean_return": result.mean_return,
         "episodes": len(result.returns),
+        "train_s": trained.get("train_s"),
+        "budget_exhausted": trained.get("budget_exhausted"),
     }
     _write_json(run_dir / DONE_MARKER, summary)
     return summary

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import math
 import os
 import socket
 from pathlib import Path
@@ -39,6 +40,14 @@ def check_positive(name: str, value: int | float | None, allow_zero: bool = Fals
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise UserError(f"{name} must be {bound}, got {value}")
+
+
+def check_budget_minutes(value: float | None, name: str = "budget_minutes") -> None:
+    """A wall-clock budget (``None``: none) must be a finite number of minutes > 0; ``name`` is the option."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise UserError(f"{name} must be a finite number of minutes > 0, got {value!r}; e.g. --budget-minutes 15")
 
 
 def check_env_id(env_id: str) -> EnvSpec:
@@ -161,7 +170,8 @@ def check_request(request: TrainRequest) -> None:
     """Everything about one training run that can be checked before it starts.
 
     Raises:
-        UserError: unknown agent or preset, non-positive budget, negative seed, unusable env or run directory.
+        UserError: unknown agent or preset, non-positive step or time budget, negative seed, unusable env or
+            run directory.
     """
     from twist_agents.runner.agents import get_agent
 
@@ -169,6 +179,7 @@ def check_request(request: TrainRequest) -> None:
     if request.preset not in PRESETS:
         raise UserError(f"unknown preset {request.preset!r}; choose one of {', '.join(PRESETS)}")
     check_positive("steps", request.steps)
+    check_budget_minutes(request.budget_minutes)
     check_positive("max_episode_steps", request.max_episode_steps)
     check_positive("distill_updates", request.distill_updates)
     check_positive("seed", request.seed, allow_zero=True)
@@ -183,6 +194,7 @@ def check_request(request: TrainRequest) -> None:
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
+    "check_budget_minutes",
     "check_env_for_agent",
     "check_env_id",
     "check_positive",

@@ -3,7 +3,16 @@
 Run directory (the runner's layout): ``metrics.csv`` + ``tb/`` (training-episode returns
 ``train/return`` and SB3's losses), ``checkpoints/latest.zip`` (networks, optimisers, step counter)
 and ``checkpoints/previous.zip`` (the checkpoint before it), ``checkpoints/replay.pkl`` (SB3's replay
-buffer, so a killed run resumes with its memory), ``checkpoints/final.zip`` when the budget is spent.
+buffer, so a killed run resumes with its memory), ``checkpoints/clock.json`` (the training wall clock up to the
+resume checkpoint), ``checkpoints/final.zip`` when the budget is spent.
+
+Wall-clock budget (``budget_s``): the time inside SB3's ``learn`` (env steps, gradient updates, checkpoints;
+this trainer runs no evaluation) accumulates across resumes in ``clock.json``, written atomically after each
+resume checkpoint. After every env step the callback compares it with the budget and, once it is reached,
+stops ``learn``; the resume checkpoint and ``final.zip`` are written as after a step budget. The recorded clock
+includes writing that last resume checkpoint, after the stop: its replay buffer is large (about 0.5 GB at the
+``cpu`` preset, a few seconds to write), so ``train_s`` ends that much above the budget. A resumed run whose
+budget is spent trains no further. A killed run loses the time since its last checkpoint.
 
 A resume that finds ``latest.zip`` damaged reports it, moves it to ``checkpoints/corrupt/`` and uses
 ``previous.zip``; a damaged replay buffer is moved aside the same way and the run goes on with an empty
@@ -12,8 +21,10 @@ one. Nothing is deleted.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +32,7 @@ import gymnasium as gym
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
-from twist_agents.data import move_aside
+from twist_agents.data import atomic_write_text, move_aside
 from twist_agents.errors import RunFileError, describe
 from twist_agents.sac.agent import AsymmetricSACAgent, AsymmetricSACConfig, sac_preset
 from twist_agents.training.metrics import MetricsLogger
@@ -36,6 +47,9 @@ PREVIOUS = "checkpoints/previous.zip"
 """The resume checkpoint before ``LATEST``: the fallback when ``LATEST`` is damaged (relative to the run dir)."""
 CORRUPT = "checkpoints/corrupt"
 """Where run files that fail to load are moved (relative to the run dir)."""
+CLOCK = "checkpoints/clock.json"
+"""Training wall clock up to the resume checkpoint, across resumes (relative to the run dir):
+``{"train_s", "num_timesteps", "budget_s", "budget_exhausted"}``."""
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +65,31 @@ class _RunCallback(BaseCallback):
         checkpoint_every: int,
         log_every: int,
         progress: bool,
+        prior_s: float = 0.0,
+        budget_s: float = 0.0,
     ) -> None:
         super().__init__()
         self.agent, self.run_dir, self.total = agent, run_dir, total
         self.checkpoint_every, self.log_every = checkpoint_every, log_every
+        self.prior_s, self.budget_s = prior_s, budget_s
+        self.start = time.perf_counter()
+        self.budget_exhausted = False
         self.log = MetricsLogger(run_dir)
         self.bar = tqdm(
-            total=total,
+            total=None if budget_s else total,  # with a budget the step count rarely ends the run
             initial=agent.model.num_timesteps,
             desc="asym-sac",
             unit="step",
             disable=not progress,
             leave=False,
         )
+
+    def _on_training_start(self) -> None:
+        self.start = time.perf_counter()
+
+    def train_s(self) -> float:
+        """Training wall clock of the run so far: earlier calls' (``prior_s``) plus this ``learn``'s."""
+        return self.prior_s + time.perf_counter() - self.start
 
     def _on_step(self) -> bool:
         step = self.model.num_timesteps
@@ -81,6 +107,10 @@ class _RunCallback(BaseCallback):
                 self.log.log(step, losses)
         if self.checkpoint_every and step % self.checkpoint_every == 0:
             save_checkpoint(self.agent, self.run_dir)
+            write_clock(self.run_dir, self.train_s(), step, self.budget_s, False)
+        if self.budget_s and self.train_s() >= self.budget_s:
+            self.budget_exhausted = True
+            return False  # SB3 ends `learn` after this step
         return True
 
     def _on_training_end(self) -> None:
@@ -97,6 +127,27 @@ def save_checkpoint(agent: AsymmetricSACAgent, run_dir: Path) -> None:
         os.replace(run_dir / LATEST, run_dir / PREVIOUS)
     agent.save(run_dir / LATEST)
     agent.save_replay_buffer(run_dir / REPLAY)
+
+
+def write_clock(run_dir: Path, train_s: float, num_timesteps: int, budget_s: float, budget_exhausted: bool) -> None:
+    """Write :data:`CLOCK` atomically (after the resume checkpoint it belongs to)."""
+    clock = {
+        "train_s": train_s,
+        "num_timesteps": int(num_timesteps),
+        "budget_s": budget_s,
+        "budget_exhausted": budget_exhausted,
+    }
+    atomic_write_text(run_dir / CLOCK, json.dumps(clock, indent=2))
+
+
+def read_clock(run_dir: str | Path) -> dict[str, Any]:
+    """The run's :data:`CLOCK` (``{}`` if it has none, or one that does not load: the clock then starts at 0)."""
+    path = Path(run_dir) / CLOCK
+    try:
+        return dict(json.loads(path.read_text())) if path.exists() else {}
+    except (OSError, ValueError, TypeError) as e:
+        log.warning("%s does not load (%s); the training clock restarts at 0", path, describe(e))
+        return {}
 
 
 def resume_agent(run_dir: Path, config: AsymmetricSACConfig, env: gym.Env) -> AsymmetricSACAgent | None:
@@ -157,8 +208,9 @@ def train_asym_sac(
     checkpoint_every: int = 10_000,
     progress: bool = True,
     env_kwargs: dict[str, Any] | None = None,
+    budget_s: float = 0.0,
 ) -> AsymmetricSACAgent:
-    """Train asymmetric SAC for ``steps`` env steps on ``env_id`` (paired obs, train randomisation).
+    """Train asymmetric SAC for ``steps`` env steps, or ``budget_s`` seconds, on ``env_id`` (paired obs, train DR).
 
     Args:
         env_id: Gymnasium id with paired observations (``obs_mode="paired"``).
@@ -173,10 +225,14 @@ def train_asym_sac(
         checkpoint_every: Env steps between resume checkpoints (0 disables; the end always saves).
         progress: Show a progress bar.
         env_kwargs: Extra ``gym.make`` keywords (e.g. ``randomization="none"``).
+        budget_s: Training wall-clock budget in seconds, accumulated across resumes (see the module docstring);
+            0 = none. How much was used and whether it ended training: :func:`read_clock`.
 
     Returns:
         The trained agent (also saved to ``checkpoints/final.zip``).
     """
+    if not budget_s >= 0 or budget_s == float("inf"):
+        raise ValueError(f"train_asym_sac: budget_s must be a finite number >= 0 (0 = no budget), got {budget_s}")
     import twist_envs  # noqa: F401  (registers the TWIST ids)
 
     run_dir = Path(run_dir)
@@ -192,7 +248,9 @@ def train_asym_sac(
     if agent is None:
         agent = AsymmetricSACAgent(env, cfg, seed=seed)
     remaining = steps - agent.model.num_timesteps
-    if remaining > 0:
+    prior_s = float(read_clock(run_dir).get("train_s", 0.0)) if resume else 0.0
+    spent = bool(budget_s) and prior_s >= budget_s  # a resumed run whose budget is spent trains no further
+    if remaining > 0 and not spent:
         callback = _RunCallback(
             agent,
             run_dir,
@@ -200,9 +258,14 @@ def train_asym_sac(
             checkpoint_every,
             log_every=max(1, min(1000, steps // 20)),
             progress=progress,
+            prior_s=prior_s,
+            budget_s=budget_s,
         )
         agent.model.learn(total_timesteps=remaining, callback=callback, reset_num_timesteps=False)
         save_checkpoint(agent, run_dir)
+        write_clock(run_dir, callback.train_s(), agent.model.num_timesteps, budget_s, callback.budget_exhausted)
+    elif spent:
+        write_clock(run_dir, prior_s, agent.model.num_timesteps, budget_s, True)
     agent.save(run_dir / FINAL)
     env.close()
     return agent

@@ -8,6 +8,16 @@ One loop, readable top to bottom (:func:`train`)::
         step it: random actions while env_steps < prefill, then agent.act(explore=True)
         after each step: run agent.update(batch) until updates / replayed steps match train_ratio
         at the episode's end: store it (atomically), log, evaluate and checkpoint when due
+        with a budget (``budget_s``): after every step, once the training wall clock reaches it, end the
+        episode there as a truncation, store it, checkpoint and stop
+
+Wall-clock budget: ``LoopConfig.budget_s`` bounds the run's *training* wall clock, i.e. the loop's elapsed time
+minus the time spent in its periodic evaluations (the learning-curve points, counted in ``eval_s``). Both clocks
+are loop counters saved in every checkpoint, so the budget accumulates across resumes (a killed run loses the
+time since its last checkpoint, as it loses the unfinished episode). The budget is also checked before each
+new episode: a resumed run whose budget is spent stops without one, and a run whose budget ran out while its
+last episode was being stored checkpoints, then stops. The episode cut by the budget is stored with ``is_last=True`` and
+``is_terminal=False`` on its last row: a time-limit truncation, exactly as an env's own step cap ends one.
 
 Checkpoints are taken at episode ends only, so a checkpoint's step counter equals the steps of
 the episodes stored before it; episodes finished after the last checkpoint stay on disk and are
@@ -82,6 +92,9 @@ class LoopConfig:
     """Show a tqdm progress bar."""
     tensorboard: bool = True
     """Also write TensorBoard events to ``run_dir/tb``."""
+    budget_s: float = 0.0
+    """Training wall-clock budget in seconds, accumulated across resumes, excluding the periodic evaluations;
+    0 = none (only ``steps`` ends the run). See the module docstring."""
 
 
 LOOP_PRESETS: dict[str, LoopConfig] = {
@@ -145,7 +158,9 @@ def train(
         on_episode: called with a summary dict after every training episode (e.g. for a UI).
 
     Returns:
-        Summary: ``env_steps``, ``updates``, ``episodes``, ``wall_s``, ``eval_returns`` (last evaluation).
+        Summary: ``env_steps``, ``updates``, ``episodes``, ``wall_s`` (the loop's wall clock, all resumes),
+        ``eval_s`` (of it, in periodic evaluations), ``train_s`` (``wall_s - eval_s``: what ``budget_s`` bounds),
+        ``budget_exhausted`` (the budget, not ``steps``, ended training), ``eval_returns`` (last evaluation).
 
     Raises:
         FileExistsError: ``run_dir`` holds episodes and ``resume`` is false.
@@ -158,7 +173,16 @@ def train(
 
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
-    loop: dict[str, Any] = {"env_steps": 0, "updates": 0, "episodes": 0, "wall_s": 0.0, "eval_index": 0}
+    if not config.budget_s >= 0 or config.budget_s == float("inf"):
+        raise ValueError(f"train: budget_s must be a finite number >= 0 (0 = no budget), got {config.budget_s}")
+    loop: dict[str, Any] = {
+        "env_steps": 0,
+        "updates": 0,
+        "episodes": 0,
+        "wall_s": 0.0,
+        "eval_s": 0.0,
+        "eval_index": 0,
+    }
 
     def restore(ckpt: Path) -> None:
         agent.load(ckpt / "agent.pt")
@@ -193,18 +217,30 @@ def train(
     next_log = (loop["env_steps"] // config.log_every + 1) * config.log_every
     train_metrics: dict[str, list[float]] = defaultdict(list)
     last_eval: list[float] = []
+    saved_episodes = loop["episodes"]  # episodes stored when the last checkpoint was taken (or found)
+    exhausted = False  # the budget ended training (decided afresh by every call: a resume may bring a larger one)
     t0 = time.time() - loop["wall_s"]
 
     bar = None
     if config.progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=config.steps, initial=loop["env_steps"], unit="step", dynamic_ncols=True)
+        # With a budget the step count is a cap that rarely ends the run: no misleading total.
+        total = None if config.budget_s else config.steps
+        bar = tqdm(total=total, initial=loop["env_steps"], unit="step", dynamic_ncols=True)
+
+    def train_s() -> float:
+        """Training wall clock so far (all resumes): elapsed minus periodic evaluation."""
+        return time.time() - t0 - loop["eval_s"]
+
+    def budget_spent() -> bool:
+        return bool(config.budget_s) and train_s() >= config.budget_s
 
     def progress() -> dict[str, float]:
-        return {"updates": float(loop["updates"]), "wall_s": time.time() - t0}
+        return {"updates": float(loop["updates"]), "wall_s": time.time() - t0, "train_s": train_s()}
 
     def checkpoint() -> None:
+        nonlocal saved_episodes
         loop["wall_s"] = time.time() - t0
         state = {
             "counters": dict(loop),
@@ -212,9 +248,15 @@ def train(
             "torch_rng": torch.get_rng_state(),
         }
         save_checkpoint(run_dir, agent, state, config.keep_checkpoints)
+        saved_episodes = loop["episodes"]
 
     try:
         while loop["env_steps"] < config.steps:
+            if budget_spent():  # no new episode: a resumed run whose budget is spent, or the budget ran out
+                exhausted = True  # after the last episode's step (storing, logging, a callback)
+                if loop["episodes"] > saved_episodes:
+                    checkpoint()
+                break
             obs = as_obs_dict(env.reset(seed=episode_seed(config.seed, loop["episodes"]))[0])
             episode: dict[str, list[Any]] = defaultdict(list)
 
@@ -250,6 +292,14 @@ def train(
                     train_metrics.clear()
                     next_log += config.log_every
 
+                if not done and budget_spent():
+                    # The budget ends the episode here: a truncation (is_last, not is_terminal), so the stored
+                    # episode is as valid as one cut by the env's own step cap.
+                    episode["is_last"][-1] = True
+                    done = exhausted = True
+                elif done and budget_spent():
+                    exhausted = True
+
             store.add({k: np.stack(v) for k, v in episode.items()})
             loop["episodes"] += 1
             summary = {"train/return": ep_return, "train/length": len(episode["reward"]) - 1}
@@ -260,7 +310,9 @@ def train(
                 on_episode({**summary, **loop})
 
             if next_eval is not None and eval_env is not None and loop["env_steps"] >= next_eval:
+                t_eval = time.time()
                 last_eval = episode_returns(agent, eval_env, config.eval_episodes, config.seed, loop["eval_index"])
+                loop["eval_s"] += time.time() - t_eval  # not training time: outside the budget
                 loop["eval_index"] += config.eval_episodes
                 writer.log(
                     loop["env_steps"],
@@ -271,12 +323,21 @@ def train(
                     },
                 )
                 next_eval = (loop["env_steps"] // config.eval_every + 1) * config.eval_every
-            if loop["env_steps"] >= next_ckpt or loop["env_steps"] >= config.steps:
+            if loop["env_steps"] >= next_ckpt or loop["env_steps"] >= config.steps or exhausted:
                 checkpoint()
                 next_ckpt = (loop["env_steps"] // config.checkpoint_every + 1) * config.checkpoint_every
+            if exhausted:
+                break
     finally:
         writer.close()
         if bar is not None:
             bar.close()
     loop["wall_s"] = time.time() - t0
-    return {**loop, "eval_returns": last_eval, "run_dir": str(run_dir)}
+    train_s_total = loop["wall_s"] - loop["eval_s"]
+    return {
+        **loop,
+        "train_s": train_s_total,
+        "budget_exhausted": exhausted,
+        "eval_returns": last_eval,
+        "run_dir": str(run_dir),
+    }

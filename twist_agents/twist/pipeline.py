@@ -15,7 +15,7 @@ Run directory::
     run_dir/student/ckpt.pt          resumable distillation checkpoint (written atomically)
     run_dir/student/metrics.csv      distillation metrics (+ TensorBoard events)
     run_dir/twist_agent.pt           the final deployable artefact (TwistAgent.save)
-    run_dir/summary.json             returns and wall-clock of each stage
+    run_dir/summary.json             returns and wall clock of each stage (training clocks across resumes)
 
 Every stage resumes: a killed run re-entered with ``resume=True`` continues the teacher from its last checkpoint
 (keeping every stored episode), then the distillation from its last checkpoint.
@@ -191,6 +191,7 @@ def distil(
     seed: int = 0,
     resume: bool = True,
     progress: bool = True,
+    time_limit_s: float | None = None,
 ) -> TwistAgent:
     """Algorithm 1: distil ``teacher`` into a pixel student on the stored paired episodes.
 
@@ -202,10 +203,28 @@ def distil(
         seed: seeds the student and the sampler.
         resume: continue from ``out_dir/ckpt.pt`` if it exists.
         progress: show a progress bar.
+        time_limit_s: stop at an update boundary once the distillation's wall clock (its update loop, checkpoints
+            included, accumulated across resumes in ``ckpt.pt``) reaches this many seconds, and checkpoint there
+            so that a resume continues (or, with the same limit, stops at once); ``None``: only
+            ``config.updates`` ends it. :func:`train_twist` passes what is left of a run's budget.
 
     Returns:
         The distilled :class:`TwistAgent`.
     """
+    return _distil(teacher, episodes_dir, out_dir, config, seed, resume, progress, time_limit_s)[0]
+
+
+def _distil(
+    teacher: DreamerAgent,
+    episodes_dir: str | Path,
+    out_dir: str | Path,
+    config: DistillConfig,
+    seed: int,
+    resume: bool,
+    progress: bool,
+    time_limit_s: float | None,
+) -> tuple[TwistAgent, dict[str, Any]]:
+    """:func:`distil`, also returning its clock: ``distill_s`` (all resumes), ``distill_stopped_on_time``."""
     from tqdm.auto import tqdm
 
     store = EpisodeStore(episodes_dir)
@@ -221,14 +240,32 @@ def distil(
     agent = TwistAgent(teacher, {"pixels": first["pixels"].shape[1:]}, config, seed=seed)
     sampler = SequenceSampler(store, config.seq_len, keys=agent.batch_keys, cache_size=config.cache_episodes, seed=seed)
     ckpt = out_dir / "ckpt.pt"
+    prior_s = 0.0
     if resume and ckpt.exists():
         state = torch.load(ckpt, map_location=agent.device, weights_only=False)
         agent.load_state_dict(state)
         sampler.rng.bit_generator.state = state["sampler_rng"]
-    bar = tqdm(total=config.updates, initial=agent.updates, desc="distil student", unit="upd", disable=not progress)
+        prior_s = float(state.get("train_s", 0.0))
+    start, start_updates = time.perf_counter(), agent.updates
+
+    def train_s() -> float:
+        return prior_s + time.perf_counter() - start
+
+    def save() -> None:
+        state = agent.state_dict()
+        state["sampler_rng"] = sampler.rng.bit_generator.state
+        state["train_s"] = train_s()
+        atomic_torch_save(state, ckpt)
+
+    total = None if time_limit_s is not None else config.updates  # with a time limit the count rarely ends it
+    bar = tqdm(total=total, initial=agent.updates, desc="distil student", unit="upd", disable=not progress)
     sums: dict[str, float] = {}
+    on_time = False
     with MetricsLogger(out_dir) as log:
         while agent.updates < config.updates:
+            if time_limit_s is not None and train_s() >= time_limit_s:
+                on_time = True
+                break
             metrics = agent.update(sampler.sample(config.batch_size))
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -240,11 +277,17 @@ def distil(
                 bar.set_postfix(loss=f"{avg['distill/loss']:.2f}")
                 sums = {}
             if agent.updates % config.checkpoint_every == 0 or agent.updates == config.updates:
-                state = agent.state_dict()
-                state["sampler_rng"] = sampler.rng.bit_generator.state
-                atomic_torch_save(state, ckpt)
+                save()
+        if on_time and agent.updates > start_updates:  # stopped between checkpoints: keep what was learned
+            if sums:
+                log.log(agent.updates, {k: v / (agent.updates % config.log_every) for k, v in sums.items()})
+            save()
     bar.close()
-    return agent
+    return agent, {"distill_s": train_s(), "distill_stopped_on_time": on_time, "distill_updates_done": agent.updates}
+
+
+TEACHER_SHARE = 2 / 3
+"""The teacher's share of a TWIST run's wall-clock budget (:func:`train_twist`); distillation gets the rest."""
 
 
 def train_twist(
@@ -259,8 +302,18 @@ def train_twist(
     progress: bool = True,
     distill_overrides: Mapping[str, Any] | None = None,
     loop_overrides: Mapping[str, Any] | None = None,
+    budget_s: float = 0.0,
+    teacher_share: float = TEACHER_SHARE,
 ) -> TwistAgent:
     """Train the teacher, then distil the student; returns the deployable :class:`TwistAgent`.
+
+    With a wall-clock budget (``budget_s``) the teacher's loop gets ``teacher_share`` of it (its training wall
+    clock, periodic evaluations excluded: :class:`~twist_agents.training.loop.LoopConfig`'s ``budget_s``), and
+    distillation gets the rest: ``budget_s`` minus what the teacher used, so time the teacher did not use goes
+    to the student. The dataset D is the teacher's own stored history (no separate recording stage). Both clocks
+    accumulate across resumes, so a resumed run whose budget is spent trains no further. ``summary.json`` keeps
+    each stage's clock (``teacher_s``, ``teacher_eval_s``, ``distill_s``, their sum ``train_s``) and whether the
+    budget ended each stage (``teacher_budget_exhausted``, ``budget_exhausted``).
 
     Args:
         env_id: a simulated id with paired observations (e.g. ``TWIST/CartpoleBalance-Distracting-v0``).
@@ -273,19 +326,32 @@ def train_twist(
         max_episode_steps: shorter episodes for training (``None``: the env's).
         progress: progress bars.
         distill_overrides: :class:`DistillConfig` fields to replace (e.g. the ablation ``{"imagined": False}``).
-        loop_overrides: the teacher's :class:`~twist_agents.training.loop.LoopConfig` fields to replace.
+        loop_overrides: the teacher's :class:`~twist_agents.training.loop.LoopConfig` fields to replace (its
+            ``budget_s`` is this function's to set).
+        budget_s: training wall-clock budget of the whole run in seconds; 0 = none (steps and updates end it).
+        teacher_share: the teacher's part of ``budget_s``, in (0, 1).
+
+    Raises:
+        ValueError: ``budget_s`` is not a finite number >= 0, or ``teacher_share`` is not in (0, 1).
     """
+    if not budget_s >= 0 or budget_s == float("inf"):
+        raise ValueError(f"train_twist: budget_s must be a finite number >= 0 (0 = no budget), got {budget_s}")
+    if not 0 < teacher_share < 1:
+        raise ValueError(f"train_twist: teacher_share must be in (0, 1), got {teacher_share}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    timing: dict[str, float] = {}
     env_kwargs: dict[str, Any] = {"obs_mode": "paired", "randomization": "train"}
     if max_episode_steps is not None:
         env_kwargs["max_episode_steps"] = max_episode_steps
     teacher_dir = run_dir / "teacher"
     done = teacher_dir / "DONE"
-    t0 = time.perf_counter()
+    # The teacher gets most of a budget: it is a whole Dreamer run (env interaction, rendering the paired pixels
+    # that become D, world-model and actor-critic updates), and the student can be no better than the teacher it
+    # copies. Distillation needs no env interaction and no actor-critic, and saturates early on this machine
+    # (distill_config("cpu"): best held-out returns after ~500 updates, no gain from more).
+    teacher_budget = budget_s * teacher_share
     if not done.exists():
-        train_dreamer(
+        result = train_dreamer(
             env_id,
             agent="oracle",
             preset=preset,
@@ -296,26 +362,52 @@ def train_twist(
             env_kwargs=env_kwargs,
             # The teacher reads only state: evaluate it without rendering.
             eval_env_kwargs={**env_kwargs, "obs_mode": "state"},
-            loop_overrides={"progress": progress, **(loop_overrides or {})},
+            loop_overrides={"progress": progress, **(loop_overrides or {}), "budget_s": teacher_budget},
         )
+        summary = read_summary(run_dir)
+        summary.update(
+            teacher_s=result["train_s"],
+            teacher_eval_s=result["eval_s"],
+            teacher_env_steps=result["env_steps"],
+            teacher_budget_s=teacher_budget,
+            teacher_budget_exhausted=result["budget_exhausted"],
+        )
+        write_summary(run_dir, summary)  # before DONE: a finished teacher always has its clock on disk
         done.write_text("teacher finished\n")
-        timing["teacher_s"] = time.perf_counter() - t0
     ckpt = latest_checkpoint(teacher_dir)
     if ckpt is None:
         raise FileNotFoundError(f"train_twist: the teacher run in {teacher_dir} has no checkpoint")
+    teacher_s = read_summary(run_dir).get("teacher_s")
+    if teacher_s is None:  # a run finished before the stage clocks were kept: the checkpoint's loop counters
+        counters = torch.load(ckpt / "loop.pt", weights_only=False)["counters"]
+        teacher_s = float(counters["wall_s"]) - float(counters.get("eval_s", 0.0))
     teacher = DreamerAgent.from_checkpoint(ckpt / "agent.pt")
     cfg = distill_config(preset, **(distill_overrides or {}))
     if distill_updates is not None:
         cfg = dataclasses.replace(cfg, updates=distill_updates)
-    t0 = time.perf_counter()
     final = run_dir / "twist_agent.pt"
     if resume and final.exists() and TwistAgent.from_checkpoint(final).updates >= cfg.updates:
         return TwistAgent.from_checkpoint(final)  # everything finished before
-    agent = distil(teacher, teacher_dir / "episodes", run_dir / "student", cfg, seed, resume, progress)
-    timing["distill_s"] = time.perf_counter() - t0
+    time_limit = budget_s - teacher_s if budget_s else None  # the rest of the budget, unused teacher time included
+    agent, clock = _distil(
+        teacher, teacher_dir / "episodes", run_dir / "student", cfg, seed, resume, progress, time_limit
+    )
     agent.save(run_dir / "twist_agent.pt")
     summary = read_summary(run_dir)
-    summary.update({"env_id": env_id, "preset": preset, "seed": seed, "distill": dataclasses.asdict(cfg), **timing})
+    summary.update(
+        {
+            "env_id": env_id,
+            "preset": preset,
+            "seed": seed,
+            "distill": dataclasses.asdict(cfg),
+            "budget_s": budget_s,
+            "teacher_share": teacher_share,
+            "distill_budget_s": time_limit,
+            **clock,
+            "train_s": teacher_s + clock["distill_s"],
+            "budget_exhausted": clock["distill_stopped_on_time"],
+        }
+    )
     write_summary(run_dir, summary)
     return agent
 
@@ -403,9 +495,8 @@ def twist_from_teacher(
         teacher, env_id, teacher_dir / "episodes", dataset_steps, seed, progress=progress, action_noise=action_noise
     )
     timing["dataset_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    agent = distil(teacher, teacher_dir / "episodes", run_dir / "student", cfg, seed, True, progress)
-    timing["distill_s"] = time.perf_counter() - t0
+    agent, clock = _distil(teacher, teacher_dir / "episodes", run_dir / "student", cfg, seed, True, progress, None)
+    timing["distill_s"] = clock["distill_s"]
     agent.save(final)
     summary = read_summary(run_dir)
     summary.update(
@@ -426,6 +517,7 @@ def twist_from_teacher(
 
 
 __all__ = [
+    "TEACHER_SHARE",
     "RandomAgent",
     "collect_dataset",
     "distil",
