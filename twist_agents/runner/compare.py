@@ -107,9 +107,10 @@ def make_grid(
             ),
             eval_episodes,
         )
+        # Seed-major: an interrupted grid has every agent at its first seeds, not some agents at all seeds.
         for e in envs
-        for a in agents
         for s in seeds
+        for a in agents
     ]
 
 
