@@ -346,6 +346,9 @@ def test_state_aux_term_reads_the_state_from_the_embedding_and_trains_only_the_s
     off_terms = distillation_loss(t.world_model, t.actor, student, b, CFG)
     assert float(off_terms.state_aux) == 0.0
     assert float(on_terms.loss) == pytest.approx(float(off_terms.loss) + 2.0 * float(on_terms.state_aux), rel=1e-5)
+    # A student without the read-out head cannot silently drop the term.
+    with pytest.raises(ValueError, match="state_head"):
+        distillation_loss(t.world_model, t.actor, off.student, b, dataclasses.replace(CFG, state_aux=1.0))
 
 
 def test_state_aux_needs_a_teacher_that_reads_state():

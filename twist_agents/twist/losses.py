@@ -177,7 +177,9 @@ def distillation_loss(
         teacher_forced = kl_categorical(tf_logits, t_post["logits"]).sum(1).mean()
         loss = loss + config.teacher_forced * teacher_forced
     state_aux = zero
-    if config.state_aux > 0 and student.state_head is not None:
+    if config.state_aux > 0:
+        if student.state_head is None:
+            raise ValueError("DistillConfig.state_aux > 0 needs a student built with aux_dim (its state_head)")
         # A linear read-out of the paired state from each frame's embedding (see DistillConfig.state_aux).
         target = batch["state"].float().flatten(2)  # (B, L, S)
         state_aux = _sq_dist(student.state_head(s_embed), target).sum(1).mean()
