@@ -207,3 +207,21 @@ def test_test_split_uses_held_out_textures_once_per_episode() -> None:
     train.step(np.zeros(3, np.float32))
     assert int(train.physics.model.mat_texid[table, rgb]) in banks["floor"].ids["train"]
     train.close()
+
+
+def test_hardware_doc_states_the_sim_cameras_pose():
+    """docs/hardware.md tells a robot owner where to mount the camera: its numbers must be DEFAULT_CAMERA's."""
+    import re
+    from pathlib import Path
+
+    from twist_envs.franka.scene import DEFAULT_CAMERA
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "hardware.md").read_text()
+    m = re.search(
+        r"position \(([^)]*)\) m, looking at \(([^)]*)\) m, vertical field of view\s+([\d.]+) deg", doc
+    )
+    assert m is not None, "docs/hardware.md no longer states the camera pose in the expected words"
+    pos, lookat = ([float(v) for v in g.split(",")] for g in m.groups()[:2])
+    np.testing.assert_allclose(pos, DEFAULT_CAMERA.pos)
+    np.testing.assert_allclose(lookat, DEFAULT_CAMERA.lookat)
+    assert float(m.group(3)) == DEFAULT_CAMERA.fovy
