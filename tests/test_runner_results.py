@@ -13,6 +13,7 @@ from twist_agents.runner.results import (
     PAPER_TABLE_I,
     collect_episodes,
     iqm_with_ci,
+    learning_curves,
     markdown_table,
     normalized_score_matrices,
     summary_table,
@@ -107,3 +108,27 @@ def test_markdown_marks_success_rate_for_block_tasks():
     )
     md = markdown_table(summary_table(df))
     assert "2.5 ± 1.0 (75% success)" in md
+
+
+def test_learning_curves_leave_out_the_episode_a_budget_cut(tmp_path):
+    """The last, shorter episode of a budgeted run is a partial return; the curve must not show it as a collapse."""
+    import json
+
+    run = tmp_path / "runs" / "oracle" / "TWIST_CartpoleBalance-Distracting-v0" / "seed0"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"agent": "oracle", "env_id": "E", "seed": 0}))
+    pd.DataFrame(
+        {
+            "step": [500, 750, 1000, 1200],
+            "train/return": [300.0, np.nan, 600.0, 150.0],
+            "train/length": [500, np.nan, 500, 200],
+            "eval/return": [np.nan, 400.0, np.nan, np.nan],
+        }
+    ).to_csv(run / "metrics.csv", index=False)
+    curves = learning_curves(tmp_path / "runs")
+    assert curves["return"].tolist() == [300.0, 600.0]
+    # A run that ended on a full episode keeps it.
+    pd.DataFrame({"step": [500, 1000], "train/return": [300.0, 600.0], "train/length": [500, 500]}).to_csv(
+        run / "metrics.csv", index=False
+    )
+    assert learning_curves(tmp_path / "runs")["return"].tolist() == [300.0, 600.0]
