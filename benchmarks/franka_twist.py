@@ -1,0 +1,234 @@
+"""TWIST on the Franka block tasks, the paper's Fig. 5 experiment as far as this machine takes it.
+
+    MUJOCO_GL=egl LP_NUM_THREADS=1 .venv/bin/python benchmarks/franka_twist.py \\
+        --tasks push,lift --seeds 3 --budget-minutes 30 --trials 20
+
+Stages, each resumable (run the same command again after a kill):
+
+1. **training**, through the runner's own grid (:func:`twist_agents.runner.compare.compare`) under one wall-clock
+   budget per run: ``twist`` (the state teacher trained in ``TWIST/Block*-Sim-v0`` with the paper's DR, appearance
+   every step and friction/mass every episode, then the student distilled on the teacher's stored images) and
+   ``dreamer-dr`` (a pixel Dreamer on the same randomised env) at the same budget; 2 worker processes with one
+   torch thread each. The grid also evaluates every run on held-out sim appearances (``randomization="test"``).
+2. **teacher** success on state in the sim (``obs_mode="state"``, ``randomization="train"``: the friction and
+   mass randomisation the teacher trained under; appearance does not reach a state policy).
+3. **deployment**: the student through ``TWIST/Block*-Real-v0`` with the sim twins (``robot=sim,camera=sim``),
+   i.e. ``twist eval RUN --env TWIST/BlockPush-Real-v0 --env-kwargs robot=sim,camera=sim``: the real env's
+   safety layer, reset procedure, success judgement and episode log, with its camera pose and brightness
+   randomisation on.
+
+Every evaluation runs ``--trials`` episodes with the policy's mode and reports ``info["success"]`` at the last
+step (the paper: 20 trials per seed). Output: ``benchmarks/results/franka_twist.json``: per task and seed the
+four success rates, each stage's wall clock and env steps, per task the means against the issue's targets, and
+every run's training-return curve (TWIST: its teacher's); ``franka_twist_curves.png`` plots those curves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TASKS = {"push": "BlockPush", "lift": "BlockLift"}
+TARGETS = {
+    "push": {"teacher_state": 0.9, "student_heldout": 0.8, "student_real_sim": 0.8},
+    "lift": {"teacher_state": 0.8, "student_heldout": 0.6, "student_real_sim": 0.6},
+}
+"""Success-rate targets per task (the issue's, from the paper's Fig. 5 scale)."""
+EVAL_SEED = 50_000
+"""First reset seed of every evaluation here; far from training seeds, the same for every agent and seed."""
+
+
+def _success_from_csv(path: Path) -> list[float]:
+    """The ``success`` column of an evaluation's ``returns.csv``."""
+    with path.open(newline="") as f:
+        return [float(row["success"]) for row in csv.DictReader(f) if row["success"] != ""]
+
+
+def _cached(path: Path, make: Any) -> dict[str, Any]:
+    """``make()``'s dict, computed once and kept in ``path`` (so a rerun does not redo an evaluation)."""
+    if path.exists():
+        return json.loads(path.read_text())
+    t0 = time.time()
+    value = make()
+    value["wall_s"] = time.time() - t0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=1))
+    return value
+
+
+def _teacher_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any]:
+    """The twist run's teacher, on state in the sim with the training split's physics randomisation."""
+    from twist_agents.runner.runs import load_run_agent
+    from twist_agents.training.evaluate import evaluate, make_eval_env
+
+    def make() -> dict[str, Any]:
+        agent, _ = load_run_agent(run_dir)
+        env = make_eval_env(env_id, ("state",), split="train")
+        try:
+            res = evaluate(agent.teacher, env, ("state",), episodes=trials, seed=EVAL_SEED, progress=False)
+        finally:
+            env.close()
+        return {"success": list(res.successes), "returns": list(res.returns)}
+
+    return _cached(run_dir / "eval" / "franka_twist_teacher_state.json", make)
+
+
+def _real_path_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any]:
+    """The student through the real env with the sim twins (the deployment path of ``twist eval --env``)."""
+    from twist_agents.runner.runs import eval_run
+
+    real_id = env_id.replace("-Sim-", "-Real-")
+
+    def make() -> dict[str, Any]:
+        res = eval_run(
+            run_dir,
+            split=None,
+            episodes=trials,
+            seed=EVAL_SEED,
+            video_episodes=1,
+            progress=False,
+            env_id=real_id,
+            env_kwargs="robot=sim,camera=sim",
+        )
+        return {"env_id": real_id, "success": list(res.successes), "returns": list(res.returns)}
+
+    return _cached(run_dir / "eval" / "franka_twist_real_sim.json", make)
+
+
+def _rate(xs: list[float]) -> float:
+    return float(np.mean(xs)) if xs else float("nan")
+
+
+def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> dict[str, Any]:
+    """Evaluate what the grid trained (cached) and gather one row per task and seed."""
+    from twist_agents.runner.compare import env_slug
+
+    rows = []
+    for task in tasks:
+        env_id = f"TWIST/{TASKS[task]}-Sim-v0"
+        for seed in seeds:
+            twist_dir = out_dir / "runs" / "twist" / env_slug(env_id) / f"seed{seed}"
+            dr_dir = out_dir / "runs" / "dreamer-dr" / env_slug(env_id) / f"seed{seed}"
+            row: dict[str, Any] = {"task": task, "env_id": env_id, "seed": seed}
+            if (twist_dir / "DONE").exists():
+                cfg = json.loads((twist_dir / "run.json").read_text())
+                teacher = _teacher_success(twist_dir, env_id, trials)
+                real = _real_path_success(twist_dir, env_id, trials)
+                heldout = _success_from_csv(twist_dir / "eval" / "test" / "returns.csv")
+                row.update(
+                    teacher_state=_rate(teacher["success"]),
+                    student_heldout=_rate(heldout),
+                    student_real_sim=_rate(real["success"]),
+                    twist_training=cfg.get("training", {}),
+                    twist_train_s=cfg.get("train_s"),
+                    wall_s={"teacher_eval": teacher["wall_s"], "real_path_eval": real["wall_s"]},
+                )
+            if (dr_dir / "DONE").exists():
+                cfg = json.loads((dr_dir / "run.json").read_text())
+                row.update(
+                    dreamer_dr_heldout=_rate(_success_from_csv(dr_dir / "eval" / "test" / "returns.csv")),
+                    dreamer_dr_train_s=cfg.get("train_s"),
+                    dreamer_dr_env_steps=cfg.get("training", {}).get("env_steps"),
+                )
+            rows.append(row)
+    return {"rows": rows, "curves": _curves(out_dir)}
+
+
+def _curves(out_dir: Path) -> dict[str, list[list[float]]]:
+    """Training-episode returns per run (TWIST: its teacher's), ``"agent env seed": [[step, return], ...]``."""
+    from twist_agents.runner.results import learning_curves
+
+    curves = learning_curves(out_dir / "runs")
+    return {
+        f"{a} {e} {s}": g[["step", "return"]].to_numpy(float).round(2).tolist()
+        for (a, e, s), g in curves.groupby(["agent", "env_id", "seed"])
+    }
+
+
+def summarise(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Per-task means over seeds, each beside its target."""
+    keys = ("teacher_state", "student_heldout", "student_real_sim", "dreamer_dr_heldout")
+    per_task = {}
+    for task in args.tasks:
+        rows = [r for r in data["rows"] if r["task"] == task]
+        means = {k: _rate([r[k] for r in rows if k in r]) for k in keys}
+        per_task[task] = {
+            "seeds_done": sorted(r["seed"] for r in rows if "teacher_state" in r),
+            "mean_success": means,
+            "target": TARGETS[task],
+            "met": {k: bool(means[k] >= v) for k, v in TARGETS[task].items()},
+        }
+    try:
+        commit = subprocess.check_output(["git", "rev-parse", "HEAD"], text=True).strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {
+        "command": "benchmarks/franka_twist.py " + " ".join(
+            f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ','.join(map(str, v))}"
+            for k, v in vars(args).items()
+            if k not in ("out", "runs_dir")
+        ),
+        "commit": commit,
+        "machine": f"{os.cpu_count()} cpus, 2 worker processes x 1 torch thread, load {os.getloadavg()[0]:.1f}",
+        "trials_per_seed": args.trials,
+        "budget_minutes_per_run": args.budget_minutes,
+        "per_task": per_task,
+        **data,
+    }
+
+
+def main() -> None:
+    """Train (resuming) through the runner's grid, evaluate teacher and deployment path, write the JSON."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tasks", default="push,lift", help=f"comma-separated, of {list(TASKS)}")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
+    p.add_argument("--budget-minutes", type=float, default=30.0, help="training wall clock of every run")
+    p.add_argument("--trials", type=int, default=20, help="evaluation episodes per seed and stage (paper: 20)")
+    p.add_argument("--preset", default="cpu")
+    p.add_argument("--agents", default="twist,dreamer-dr", help="twist, and the baseline(s) at the same budget")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs/franka_twist"))
+    p.add_argument("--out", type=Path, default=RESULTS / "franka_twist.json")
+    a = p.parse_args()
+    a.tasks = [t.strip() for t in a.tasks.split(",") if t.strip()]
+    unknown = sorted(set(a.tasks) - set(TASKS))
+    if unknown or not a.tasks:
+        raise SystemExit(f"franka_twist.py: unknown tasks {unknown}; choose from {list(TASKS)}")
+    if a.seeds < 1 or a.trials < 1 or not a.budget_minutes > 0:
+        raise SystemExit("franka_twist.py: --seeds, --trials and --budget-minutes must be positive")
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import torch
+
+    from twist_agents.runner.compare import compare
+
+    torch.set_num_threads(1)
+    envs = [f"TWIST/{TASKS[t]}-Sim-v0" for t in a.tasks]
+    compare(
+        [x.strip() for x in a.agents.split(",") if x.strip()],
+        envs,
+        a.seeds,
+        a.runs_dir,
+        preset=a.preset,
+        eval_episodes=a.trials,
+        budget_minutes=a.budget_minutes,
+    )
+    data = summarise(collect(a.runs_dir, a.tasks, list(range(a.seeds)), a.trials), a)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(data, indent=1))
+    png = a.runs_dir / "results" / "learning_curves.png"
+    if png.exists():  # the grid's plot: one panel per task, every agent's training returns
+        shutil.copyfile(png, a.out.with_name(a.out.stem + "_curves.png"))
+    print(json.dumps(data["per_task"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
