@@ -18,7 +18,8 @@ Stages, each resumable (run the same command again after a kill):
    randomisation on.
 
 Every evaluation runs ``--trials`` episodes with the policy's mode and reports ``info["success"]`` at the last
-step (the paper: 20 trials per seed). Output: ``benchmarks/results/franka_twist.json``: per task and seed the
+step (the paper: 20 trials per seed); for scale, the same trials of the scripted state controller, a random and a
+zero action. Output: ``benchmarks/results/franka_twist.json``: per task and seed the
 four success rates, each stage's wall clock and env steps, per task the means against the issue's targets, and
 every run's training-return curve (TWIST: its teacher's); ``franka_twist_curves.png`` plots those curves.
 """
@@ -105,6 +106,43 @@ def _real_path_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any
     return _cached(run_dir / "eval" / "franka_twist_real_sim.json", make)
 
 
+def _references(out_dir: Path, env_id: str, task: str, trials: int) -> dict[str, Any]:
+    """Scale for the success rates and returns: the scripted state controller, a random and a zero action."""
+    import gymnasium as gym
+
+    import twist_envs  # noqa: F401  (registers the ids)
+    from twist_envs.franka.scripted import ScriptedPolicy
+
+    def make() -> dict[str, Any]:
+        env = gym.make(env_id, obs_mode="state", randomization="train")
+        out: dict[str, Any] = {}
+        try:
+            for name in ("scripted", "random", "zero"):
+                returns, success = [], []
+                env.action_space.seed(EVAL_SEED)
+                for ep in range(trials):
+                    env.reset(seed=EVAL_SEED + ep)
+                    policy, total, done, info = ScriptedPolicy(task), 0.0, False, {}
+                    while not done:
+                        if name == "scripted":
+                            action = policy.act(env.unwrapped.readout())
+                        elif name == "random":
+                            action = env.action_space.sample()
+                        else:
+                            action = np.zeros(env.action_space.shape, np.float32)
+                        _, reward, terminated, truncated, info = env.step(action)
+                        total += float(reward)
+                        done = terminated or truncated
+                    returns.append(total)
+                    success.append(float(info["success"]))
+                out[name] = {"success": _rate(success), "mean_return": float(np.mean(returns))}
+        finally:
+            env.close()
+        return out
+
+    return _cached(out_dir / "references" / f"{task}.json", make)
+
+
 def _rate(xs: list[float]) -> float:
     return float(np.mean(xs)) if xs else float("nan")
 
@@ -141,7 +179,8 @@ def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> d
                     dreamer_dr_env_steps=cfg.get("training", {}).get("env_steps"),
                 )
             rows.append(row)
-    return {"rows": rows, "curves": _curves(out_dir)}
+    refs = {task: _references(out_dir, f"TWIST/{TASKS[task]}-Sim-v0", task, trials) for task in tasks}
+    return {"rows": rows, "references_state_sim": refs, "curves": _curves(out_dir)}
 
 
 def _curves(out_dir: Path) -> dict[str, list[list[float]]]:
@@ -173,7 +212,8 @@ def summarise(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     return {
-        "command": "benchmarks/franka_twist.py " + " ".join(
+        "command": "benchmarks/franka_twist.py "
+        + " ".join(
             f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ','.join(map(str, v))}"
             for k, v in vars(args).items()
             if k not in ("out", "runs_dir")

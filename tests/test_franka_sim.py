@@ -217,9 +217,7 @@ def test_hardware_doc_states_the_sim_cameras_pose():
     from twist_envs.franka.scene import DEFAULT_CAMERA
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "hardware.md").read_text()
-    m = re.search(
-        r"position \(([^)]*)\) m, looking at \(([^)]*)\) m, vertical field of view\s+([\d.]+) deg", doc
-    )
+    m = re.search(r"position \(([^)]*)\) m, looking at \(([^)]*)\) m, vertical field of view\s+([\d.]+) deg", doc)
     assert m is not None, "docs/hardware.md no longer states the camera pose in the expected words"
     pos, lookat = ([float(v) for v in g.split(",")] for g in m.groups()[:2])
     np.testing.assert_allclose(pos, DEFAULT_CAMERA.pos)
