@@ -30,7 +30,6 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -180,14 +179,16 @@ def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> d
                 )
             rows.append(row)
     refs = {task: _references(out_dir, f"TWIST/{TASKS[task]}-Sim-v0", task, trials) for task in tasks}
-    return {"rows": rows, "references_state_sim": refs, "curves": _curves(out_dir)}
+    env_ids = {f"TWIST/{TASKS[task]}-Sim-v0" for task in tasks}
+    return {"rows": rows, "references_state_sim": refs, "curves": _curves(out_dir, env_ids)}
 
 
-def _curves(out_dir: Path) -> dict[str, list[list[float]]]:
-    """Training-episode returns per run (TWIST: its teacher's), ``"agent env seed": [[step, return], ...]``."""
+def _curves(out_dir: Path, env_ids: set[str]) -> dict[str, list[list[float]]]:
+    """Training-episode returns per run of ``env_ids`` (TWIST: teacher): ``"agent env seed": [[step, return]]``."""
     from twist_agents.runner.results import learning_curves
 
     curves = learning_curves(out_dir / "runs")
+    curves = curves[curves["env_id"].isin(env_ids)]
     return {
         f"{a} {e} {s}": g[["step", "return"]].to_numpy(float).round(2).tolist()
         for (a, e, s), g in curves.groupby(["agent", "env_id", "seed"])
@@ -249,6 +250,7 @@ def main() -> None:
     import torch
 
     from twist_agents.runner.compare import compare
+    from twist_agents.runner.results import learning_curves, plot_learning_curves
 
     torch.set_num_threads(1)
     envs = [f"TWIST/{TASKS[t]}-Sim-v0" for t in a.tasks]
@@ -264,9 +266,10 @@ def main() -> None:
     data = summarise(collect(a.runs_dir, a.tasks, list(range(a.seeds)), a.trials), a)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(data, indent=1))
-    png = a.runs_dir / "results" / "learning_curves.png"
-    if png.exists():  # the grid's plot: one panel per task, every agent's training returns
-        shutil.copyfile(png, a.out.with_name(a.out.stem + "_curves.png"))
+    curves = learning_curves(a.runs_dir / "runs")
+    curves = curves[curves["env_id"].isin(envs)]  # one panel per task asked for, every agent's training returns
+    if len(curves):
+        plot_learning_curves(curves, a.out.with_name(a.out.stem + "_curves.png"))
     print(json.dumps(data["per_task"], indent=1))
 
 
