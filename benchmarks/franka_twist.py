@@ -108,6 +108,7 @@ def _real_path_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any
 def _references(out_dir: Path, env_id: str, task: str, trials: int) -> dict[str, Any]:
     """Scale for the success rates and returns: the scripted state controller, a random and a zero action."""
     import gymnasium as gym
+    from reference_policies import run_episode
 
     import twist_envs  # noqa: F401  (registers the ids)
     from twist_envs.franka.scripted import ScriptedPolicy
@@ -119,19 +120,15 @@ def _references(out_dir: Path, env_id: str, task: str, trials: int) -> dict[str,
             for name in ("scripted", "random", "zero"):
                 returns, success = [], []
                 env.action_space.seed(EVAL_SEED)
+                zero = np.zeros(env.action_space.shape, np.float32)
                 for ep in range(trials):
-                    env.reset(seed=EVAL_SEED + ep)
-                    policy, total, done, info = ScriptedPolicy(task), 0.0, False, {}
-                    while not done:
-                        if name == "scripted":
-                            action = policy.act(env.unwrapped.readout())
-                        elif name == "random":
-                            action = env.action_space.sample()
-                        else:
-                            action = np.zeros(env.action_space.shape, np.float32)
-                        _, reward, terminated, truncated, info = env.step(action)
-                        total += float(reward)
-                        done = terminated or truncated
+                    policy = ScriptedPolicy(task)
+                    act = {
+                        "scripted": lambda p=policy: p.act(env.unwrapped.readout()),
+                        "random": env.action_space.sample,
+                        "zero": lambda z=zero: z,
+                    }[name]
+                    total, info = run_episode(env, act, EVAL_SEED + ep)
                     returns.append(total)
                     success.append(float(info["success"]))
                 out[name] = {"success": _rate(success), "mean_return": float(np.mean(returns))}

@@ -14,11 +14,24 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results" / "table1_cpu" / "references.json"
+
+
+def run_episode(env: Any, act: Callable[[], np.ndarray], seed: int) -> tuple[float, dict[str, Any]]:
+    """One episode from ``env.reset(seed=seed)``, ``act()`` giving every action: (undiscounted return, last info)."""
+    env.reset(seed=seed)
+    total, done, info = 0.0, False, {}
+    while not done:
+        _, reward, terminated, truncated, info = env.step(act())
+        total += float(reward)
+        done = terminated or truncated
+    return total, info
 
 
 def reference_returns(env_id: str, episodes: int, seed: int) -> dict[str, dict[str, object]]:
@@ -32,18 +45,11 @@ def reference_returns(env_id: str, episodes: int, seed: int) -> dict[str, dict[s
     try:
         for name in ("random", "zero"):
             returns = []
+            zero = np.zeros(env.action_space.shape, np.float32)
+            act = env.action_space.sample if name == "random" else lambda z=zero: z
             for ep in range(episodes):
-                env.reset(seed=seed + ep)
                 env.action_space.seed(seed + ep)
-                total, done = 0.0, False
-                while not done:
-                    if name == "random":
-                        action = env.action_space.sample()
-                    else:
-                        action = np.zeros(env.action_space.shape, np.float32)
-                    _, reward, terminated, truncated, _ = env.step(action)
-                    total += float(reward)
-                    done = terminated or truncated
+                total, _ = run_episode(env, act, seed + ep)
                 returns.append(round(total, 1))
             out[name] = {
                 "returns": returns,
