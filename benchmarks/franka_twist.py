@@ -90,16 +90,21 @@ def _real_path_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any
     real_id = env_id.replace("-Sim-", "-Real-")
 
     def make() -> dict[str, Any]:
-        res = eval_run(
-            run_dir,
-            split=None,
-            episodes=trials,
-            seed=EVAL_SEED,
-            video_episodes=1,
-            progress=False,
-            env_id=real_id,
-            env_kwargs="robot=sim,camera=sim",
-        )
+        from twist_agents.errors import UserError
+
+        try:
+            res = eval_run(
+                run_dir,
+                split=None,
+                episodes=trials,
+                seed=EVAL_SEED,
+                video_episodes=1,
+                progress=False,
+                env_id=real_id,
+                env_kwargs="robot=sim,camera=sim",
+            )
+        except UserError as e:  # the safety layer ended the session, as it would at the robot: a result, not a crash
+            return {"env_id": real_id, "success": [], "returns": [], "aborted": str(e)}
         return {"env_id": real_id, "success": list(res.successes), "returns": list(res.returns)}
 
     return _cached(run_dir / "eval" / "franka_twist_real_sim.json", make)
@@ -163,6 +168,7 @@ def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> d
                     teacher_state=_rate(teacher["success"]),
                     student_heldout=_rate(heldout),
                     student_real_sim=_rate(real["success"]),
+                    real_sim_aborted=real.get("aborted"),
                     twist_training=cfg.get("training", {}),
                     twist_train_s=cfg.get("train_s"),
                     wall_s={"teacher_eval": teacher["wall_s"], "real_path_eval": real["wall_s"]},
