@@ -27,7 +27,6 @@ every run's training-return curve (TWIST: its teacher's); ``franka_twist_curves.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -46,12 +45,6 @@ TARGETS = {
 """Success-rate targets per task (the issue's, from the paper's Fig. 5 scale)."""
 EVAL_SEED = 50_000
 """First reset seed of every evaluation here; far from training seeds, the same for every agent and seed."""
-
-
-def _success_from_csv(path: Path) -> list[float]:
-    """The ``success`` column of an evaluation's ``returns.csv``."""
-    with path.open(newline="") as f:
-        return [float(row["success"]) for row in csv.DictReader(f) if row["success"] != ""]
 
 
 def _cached(path: Path, make: Any) -> dict[str, Any]:
@@ -151,6 +144,13 @@ def _rate(xs: list[float]) -> float:
 def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> dict[str, Any]:
     """Evaluate what the grid trained (cached) and gather one row per task and seed."""
     from twist_agents.runner.compare import env_slug
+    from twist_agents.runner.results import collect_episodes
+
+    episodes = collect_episodes(out_dir / "runs", "test")  # the grid's held-out evaluations, every run
+
+    def heldout(agent: str, env_id: str, seed: int) -> float:
+        mine = episodes[(episodes["agent"] == agent) & (episodes["env_id"] == env_id) & (episodes["seed"] == seed)]
+        return _rate(mine["success"].dropna().astype(float).tolist())
 
     rows = []
     for task in tasks:
@@ -163,10 +163,9 @@ def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> d
                 cfg = json.loads((twist_dir / "run.json").read_text())
                 teacher = _teacher_success(twist_dir, env_id, trials)
                 real = _real_path_success(twist_dir, env_id, trials)
-                heldout = _success_from_csv(twist_dir / "eval" / "test" / "returns.csv")
                 row.update(
                     teacher_state=_rate(teacher["success"]),
-                    student_heldout=_rate(heldout),
+                    student_heldout=heldout("twist", env_id, seed),
                     student_real_sim=_rate(real["success"]),
                     real_sim_aborted=real.get("aborted"),
                     twist_training=cfg.get("training", {}),
@@ -176,22 +175,25 @@ def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> d
             if (dr_dir / "DONE").exists():
                 cfg = json.loads((dr_dir / "run.json").read_text())
                 row.update(
-                    dreamer_dr_heldout=_rate(_success_from_csv(dr_dir / "eval" / "test" / "returns.csv")),
+                    dreamer_dr_heldout=heldout("dreamer-dr", env_id, seed),
                     dreamer_dr_train_s=cfg.get("train_s"),
                     dreamer_dr_env_steps=cfg.get("training", {}).get("env_steps"),
                 )
             rows.append(row)
     refs = {task: _references(out_dir, f"TWIST/{TASKS[task]}-Sim-v0", task, trials) for task in tasks}
-    env_ids = {f"TWIST/{TASKS[task]}-Sim-v0" for task in tasks}
-    return {"rows": rows, "references_state_sim": refs, "curves": _curves(out_dir, env_ids)}
+    return {"rows": rows, "references_state_sim": refs}
 
 
-def _curves(out_dir: Path, env_ids: set[str]) -> dict[str, list[list[float]]]:
-    """Training-episode returns per run of ``env_ids`` (TWIST: teacher): ``"agent env seed": [[step, return]]``."""
+def task_curves(out_dir: Path, tasks: list[str]) -> Any:
+    """Training-episode returns of every run of ``tasks`` (TWIST: its teacher's), a learning-curves frame."""
     from twist_agents.runner.results import learning_curves
 
     curves = learning_curves(out_dir / "runs")
-    curves = curves[curves["env_id"].isin(env_ids)]
+    return curves[curves["env_id"].isin({f"TWIST/{TASKS[t]}-Sim-v0" for t in tasks})]
+
+
+def curves_json(curves: Any) -> dict[str, list[list[float]]]:
+    """``{"agent env seed": [[step, return], ...]}`` of a learning-curves frame."""
     return {
         f"{a} {e} {s}": g[["step", "return"]].to_numpy(float).round(2).tolist()
         for (a, e, s), g in curves.groupby(["agent", "env_id", "seed"])
@@ -253,7 +255,7 @@ def main() -> None:
     import torch
 
     from twist_agents.runner.compare import compare
-    from twist_agents.runner.results import learning_curves, plot_learning_curves
+    from twist_agents.runner.results import plot_learning_curves
 
     torch.set_num_threads(1)
     envs = [f"TWIST/{TASKS[t]}-Sim-v0" for t in a.tasks]
@@ -266,12 +268,11 @@ def main() -> None:
         eval_episodes=a.trials,
         budget_minutes=a.budget_minutes,
     )
-    data = summarise(collect(a.runs_dir, a.tasks, list(range(a.seeds)), a.trials), a)
+    curves = task_curves(a.runs_dir, a.tasks)
+    data = summarise({**collect(a.runs_dir, a.tasks, list(range(a.seeds)), a.trials), "curves": curves_json(curves)}, a)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(data, indent=1))
-    curves = learning_curves(a.runs_dir / "runs")
-    curves = curves[curves["env_id"].isin(envs)]  # one panel per task asked for, every agent's training returns
-    if len(curves):
+    if len(curves):  # one panel per task asked for, every agent's training returns
         plot_learning_curves(curves, a.out.with_name(a.out.stem + "_curves.png"))
     print(json.dumps(data["per_task"], indent=1))
 

@@ -116,7 +116,8 @@ def test_learning_curves_leave_out_the_episode_a_budget_cut(tmp_path):
 
     run = tmp_path / "runs" / "oracle" / "TWIST_CartpoleBalance-Distracting-v0" / "seed0"
     run.mkdir(parents=True)
-    (run / "run.json").write_text(json.dumps({"agent": "oracle", "env_id": "E", "seed": 0}))
+    cfg = {"agent": "oracle", "env_id": "E", "seed": 0, "budget_exhausted": True}
+    (run / "run.json").write_text(json.dumps(cfg))
     pd.DataFrame(
         {
             "step": [500, 750, 1000, 1200],
@@ -127,6 +128,10 @@ def test_learning_curves_leave_out_the_episode_a_budget_cut(tmp_path):
     ).to_csv(run / "metrics.csv", index=False)
     curves = learning_curves(tmp_path / "runs")
     assert curves["return"].tolist() == [300.0, 600.0]
+    # Without a budget a short last episode ended by itself (e.g. the task terminated): it stays.
+    (run / "run.json").write_text(json.dumps({**cfg, "budget_exhausted": False}))
+    assert learning_curves(tmp_path / "runs")["return"].tolist() == [300.0, 600.0, 150.0]
+    (run / "run.json").write_text(json.dumps(cfg))
     # A run that ended on a full episode keeps it.
     pd.DataFrame({"step": [500, 1000], "train/return": [300.0, 600.0], "train/length": [500, 500]}).to_csv(
         run / "metrics.csv", index=False

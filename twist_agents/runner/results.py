@@ -295,9 +295,9 @@ def learning_curves(runs_root: str | Path) -> pd.DataFrame:
     Reads ``<run>/metrics.csv`` (column ``step`` and the training episode return ``train/return``)
     beside each run's ``run.json`` (for TWIST: its teacher's, ``<run>/teacher/metrics.csv``).
 
-    A run's last episode is left out when it is shorter than the run's longest (``train/length``): that is the
-    episode a wall-clock budget cut (stored as a truncation), and its partial return would draw as a collapse
-    at the end of every budgeted curve.
+    When the budget ended a run (``run.json``: ``budget_exhausted``), its last episode is left out if it is
+    shorter than the run's longest (``train/length``): the budget cut it (stored as a truncation), and its partial
+    return would draw as a collapse at the end of every budgeted curve.
     """
     import json
 
@@ -318,7 +318,7 @@ def learning_curves(runs_root: str | Path) -> pd.DataFrame:
         col = next((c for c in ("train/return", "episode/return", "train_return", "return") if c in m), None)
         if col is None or "step" not in m:
             continue
-        if "train/length" in m and len(m) > 1:
+        if cfg.get("budget_exhausted") and "train/length" in m and len(m) > 1:
             lengths = m["train/length"]
             last = lengths.last_valid_index()
             if last is not None and lengths[last] < lengths.max():
