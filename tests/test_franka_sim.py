@@ -223,3 +223,61 @@ def test_hardware_doc_states_the_sim_cameras_pose():
     np.testing.assert_allclose(pos, DEFAULT_CAMERA.pos)
     np.testing.assert_allclose(lookat, DEFAULT_CAMERA.lookat)
     assert float(m.group(3)) == DEFAULT_CAMERA.fovy
+
+
+@pytest.mark.parametrize("task", ["push", "lift"])
+def test_expert_action_is_the_scripted_controller_restarted_by_reset(task: str) -> None:
+    env = gym.make(f"TWIST/Block{task.capitalize()}-Sim-v0", obs_mode="state", randomization="none")
+    policy = ScriptedPolicy(task)
+    try:
+        for seed in (0, 1):  # the second episode checks that reset restarted the controller's phase
+            obs, _ = env.reset(seed=seed)
+            policy.reset()
+            for _ in range(150):
+                expected = policy.act(readout_from_state(obs["state"]))
+                action = env.unwrapped.expert_action()
+                np.testing.assert_allclose(action, expected, atol=1e-4)  # the state is float32
+                obs, _, _, truncated, info = env.step(action)
+                if truncated:
+                    break
+            assert info["success"]
+    finally:
+        env.close()
+
+
+def test_loop_prefill_with_the_expert_stores_demonstrations_and_needs_an_expert(tmp_path) -> None:
+    import dataclasses
+
+    import torch
+
+    from twist_agents.dreamer import DreamerAgent, dreamer_config
+    from twist_agents.training.loop import LOOP_PRESETS, train
+
+    torch.set_num_threads(1)
+    env = gym.make("TWIST/BlockPush-Sim-v0", obs_mode="state", randomization="none", max_episode_steps=150)
+    cfg = dataclasses.replace(
+        LOOP_PRESETS["debug"], steps=300, prefill=300, eval_every=0, progress=False, tensorboard=False
+    )
+    agent = DreamerAgent(dreamer_config("debug"), env.observation_space, env.action_space)
+    try:
+        train(agent, env, tmp_path / "random", cfg)
+        train(agent, env, tmp_path / "demo", dataclasses.replace(cfg, prefill_expert=1.0, prefill_expert_noise=0.0))
+        # The same two reset seeds: scripted pushes score like the controller (> 90), random ones (< 30) do not.
+        random_returns = [
+            float(np.load(f)["reward"].sum()) for f in sorted((tmp_path / "random").glob("episodes/*.npz"))
+        ]
+        demo_returns = [float(np.load(f)["reward"].sum()) for f in sorted((tmp_path / "demo").glob("episodes/*.npz"))]
+        assert len(demo_returns) == len(random_returns) == 2
+        assert min(demo_returns) > 90 and max(random_returns) < 30, (demo_returns, random_returns)
+    finally:
+        env.close()
+
+    cartpole = gym.make("TWIST/CartpoleBalance-Distracting-v0", obs_mode="state")
+    try:
+        with pytest.raises(ValueError, match="needs an env with an expert_action"):
+            train(agent, cartpole, tmp_path / "cartpole", dataclasses.replace(cfg, prefill_expert=0.5))
+        with pytest.raises(ValueError, match=r"prefill_expert must be a share in \[0, 1\]"):
+            train(agent, env, tmp_path / "bad", dataclasses.replace(cfg, prefill_expert=1.5))
+    finally:
+        cartpole.close()
+    assert not (tmp_path / "cartpole").exists() and not (tmp_path / "bad").exists()

@@ -68,6 +68,13 @@ class LoopConfig:
     """Total env steps (agent steps, i.e. after action repeat) to train for."""
     prefill: int = 2500
     """Env steps with uniformly random actions before the agent acts and learns."""
+    prefill_expert: float = 0.0
+    """Share of the prefill episodes driven by the env's own scripted controller (``env.unwrapped.expert_action()``,
+    e.g. the Franka sim's) plus Gaussian noise, instead of random actions; 0 (every preset) = the paper's random
+    prefill. Not in the paper: demonstrations in the replay for tasks whose success random exploration rarely
+    reaches; the agent still learns only from rewards."""
+    prefill_expert_noise: float = 0.3
+    """Standard deviation of the Gaussian noise added to the expert's actions (in [-1, 1] action units)."""
     train_ratio: float = 512.0
     """Replayed time steps (``batch_size * seq_len`` per update) per env step (DreamerV3's definition)."""
     batch_size: int = 16
@@ -133,6 +140,23 @@ LOOP_PRESETS: dict[str, LoopConfig] = {
 agent config of the same name."""
 
 
+def _expert_of(env: gym.Env, config: LoopConfig) -> Callable[[], np.ndarray] | None:
+    """The env's scripted controller when ``config.prefill_expert > 0``, else None; a clear error if it has none."""
+    if not 0.0 <= config.prefill_expert <= 1.0:
+        raise ValueError(f"train: prefill_expert must be a share in [0, 1], got {config.prefill_expert}")
+    if not config.prefill_expert_noise >= 0.0:
+        raise ValueError(f"train: prefill_expert_noise must be >= 0, got {config.prefill_expert_noise}")
+    if config.prefill_expert == 0.0:
+        return None
+    expert = getattr(env.unwrapped, "expert_action", None)
+    if not callable(expert):
+        raise ValueError(
+            f"train: prefill_expert={config.prefill_expert} needs an env with an expert_action() method (the Franka "
+            f"sim envs have one); {type(env.unwrapped).__name__} has none: set prefill_expert=0"
+        )
+    return expert
+
+
 def train(
     agent: Agent,
     env: gym.Env,
@@ -165,6 +189,7 @@ def train(
     Raises:
         FileExistsError: ``run_dir`` holds episodes and ``resume`` is false.
     """
+    expert = _expert_of(env, config)  # before anything is written: a config error leaves no trace
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     store = EpisodeStore(run_dir / "episodes")
@@ -262,9 +287,15 @@ def train(
 
             append_row(episode, obs, np.zeros(low.shape, np.float32), 0.0, True, False, False)
             agent_state, done, ep_return = None, False, 0.0
+            # Drawn only when demonstrations are asked for, so that runs without them keep their random streams.
+            demo = expert is not None and loop["env_steps"] < config.prefill and rng.random() < config.prefill_expert
             while not done:
                 if loop["env_steps"] < config.prefill:
-                    action = rng.uniform(low, high).astype(np.float32)
+                    if demo:
+                        noise = rng.normal(0.0, config.prefill_expert_noise, low.shape)
+                        action = np.clip(expert() + noise, low, high).astype(np.float32)  # type: ignore[misc]
+                    else:
+                        action = rng.uniform(low, high).astype(np.float32)
                 else:
                     action, agent_state = agent.act(obs, agent_state, True)
                 next_obs, reward, terminated, truncated, _ = env.step(action)

@@ -39,6 +39,7 @@ from gymnasium import spaces
 
 from twist_envs.base import RandomizedMujocoEnv
 from twist_envs.franka.scene import DEFAULT_CAMERA, DEFAULT_WORKSPACE, CameraPose, FrankaPhysics, Workspace
+from twist_envs.franka.scripted import ScriptedPolicy
 from twist_envs.franka.tasks import TaskReadout, make_task, scale_action
 from wrappers.randomization import (
     Term,
@@ -136,6 +137,7 @@ class FrankaSimEnv(RandomizedMujocoEnv):
             model, data, self.physics.renderers, banks, terms, default_terms=lambda: franka_terms(texture_source)
         )
         self.action_space = spaces.Box(-1.0, 1.0, (self.task.action_dim,), np.float32)
+        self._expert = ScriptedPolicy(task)
 
     # -- observations -------------------------------------------------------------------------------------
     def readout(self) -> TaskReadout:
@@ -158,6 +160,16 @@ class FrankaSimEnv(RandomizedMujocoEnv):
                 p.goal_pos(),
             ]
         ).astype(np.float32)
+
+    def expert_action(self) -> np.ndarray:
+        """The scripted controller's action (float32, ``(action_dim,)``) for the current simulator state.
+
+        The controller (:class:`~twist_envs.franka.scripted.ScriptedPolicy`) reads true positions and keeps a
+        phase across calls; :meth:`reset` restarts it. Call it once per step of the episode it is to drive.
+        A training loop can use it to seed its replay with demonstrations
+        (:attr:`~twist_agents.training.loop.LoopConfig.prefill_expert`); the policy never sees it.
+        """
+        return self._expert.act(self.readout())
 
     def _state(self) -> np.ndarray:
         """:meth:`state`, the hook the base's ``_observation`` reads."""
@@ -187,6 +199,7 @@ class FrankaSimEnv(RandomizedMujocoEnv):
         self.randomizer.on_reset(self.mujoco_scene, self._dr_rng)
         self.physics.home()
         self.physics.place(block_xy, goal_xy)
+        self._expert.reset()
         return self._observation(), self._info(self.readout())
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
