@@ -126,14 +126,12 @@ def record_gif(task: str, path: str, seed: int = 0, scale: int = 3, extra_steps:
     import imageio.v2 as imageio
 
     import twist_envs  # noqa: F401  (registers the ids)
-    from twist_envs.franka.sim import readout_from_state
 
     env = gym.make(f"TWIST/Block{task.capitalize()}-Sim-v0", obs_mode="paired", randomization="train")
-    policy = ScriptedPolicy(task)
-    obs, info = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed)  # the env's own ScriptedPolicy (expert_action) restarts here
     frames, first, truncated = [obs["pixels"]], None, False
     while not truncated:
-        obs, _, _, truncated, info = env.step(policy.act(readout_from_state(obs["state"])))
+        obs, _, _, truncated, info = env.step(env.unwrapped.expert_action())
         frames.append(obs["pixels"])
         if info["success"] and first is None:
             first = len(frames)
@@ -158,19 +156,16 @@ def success_rate(task: str, seeds: int, randomization: str = "train", policy: st
     import gymnasium as gym
 
     import twist_envs  # noqa: F401  (registers the ids)
-    from twist_envs.franka.sim import readout_from_state
 
     env = gym.make(f"TWIST/Block{task.capitalize()}-Sim-v0", obs_mode="state", randomization=randomization)
-    expert = ScriptedPolicy(task)
     wins = 0
     for seed in range(seeds):
-        obs, info = env.reset(seed=seed)
-        expert.reset()
+        obs, info = env.reset(seed=seed)  # also restarts the env's ScriptedPolicy behind expert_action()
         env.action_space.seed(seed)
         truncated = False
         while not truncated:
             if policy == "scripted":
-                action = expert.act(readout_from_state(obs["state"]))
+                action = env.unwrapped.expert_action()
             else:
                 action = env.action_space.sample()
             obs, _, _, truncated, info = env.step(action)
