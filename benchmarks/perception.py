@@ -27,6 +27,8 @@ Writes ``benchmarks/results/perception.json`` (one row per seed; reruns replace 
 ``benchmarks/results/perception_teacher_noise.json``::
 
     MUJOCO_GL=egl LP_NUM_THREADS=1 .venv/bin/python benchmarks/perception.py --seed 0 --steps 6000
+    MUJOCO_GL=egl LP_NUM_THREADS=1 .venv/bin/python benchmarks/perception.py --seed 0 --episodes 400 --steps 12000 \
+        --every 2000 --out benchmarks/results/perception_200k.json     # 5x the frames
     MUJOCO_GL=egl .venv/bin/python benchmarks/perception.py --teacher-noise
 """
 
