@@ -101,49 +101,58 @@ def teacher_noise(out: Path, sigmas: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 
         raise SystemExit(f"no shipped teacher for {ENV}")
     teacher = DreamerAgent.from_checkpoint(path)
     env = gym.make(ENV, obs_mode="state", randomization="none")
-    rows = []
+
+    def returns_with(make_view: Any, *args: float) -> list[float]:
+        """Returns of ``episodes`` episodes; ``make_view(*args)`` gives each its ``view(true_state, rng) -> seen``."""
+        returns = []
+        for ep in range(episodes):
+            rng, view = np.random.default_rng(ep), make_view(*args)
+            obs, _ = env.reset(seed=2000 + ep)
+            state, total, done = None, 0.0, False
+            while not done:
+                true = np.array(obs["state"] if isinstance(obs, dict) else obs, np.float32)
+                action, state = teacher.act({"state": view(true, rng)}, state, False)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                total += float(reward)
+                done = terminated or truncated
+            returns.append(round(total, 1))
+        return returns
+
+    def noisy(sigma: float) -> Any:
+        def view(true: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            seen = true.copy()
+            seen[:3] += rng.normal(0.0, sigma, 3).astype(np.float32)  # (x, cos, sin) seen with noise
+            return seen
+
+        return view
+
+    def filtered_view(sigma: float, alpha: float) -> Any:
+        est: np.ndarray | None = None
+
+        def view(true: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            nonlocal est
+            seen = true[:3] + rng.normal(0.0, sigma, 3)  # (x, cos, sin) as a read-out gives them; velocities unseen
+            est = _alpha_beta(np.array([seen[0], np.arctan2(seen[2], seen[1])]), est, alpha)
+            return np.array([est[0, 0], np.cos(est[0, 1]), np.sin(est[0, 1]), *est[1]], np.float32)
+
+        return view
+
+    rows, filtered = [], []
     try:
         for sigma in sigmas:
-            returns = []
-            for ep in range(episodes):
-                rng = np.random.default_rng(ep)
-                obs, _ = env.reset(seed=2000 + ep)
-                state, total, done = None, 0.0, False
-                while not done:
-                    s = np.array(obs["state"] if isinstance(obs, dict) else obs, np.float32)
-                    s[:3] += rng.normal(0.0, sigma, 3).astype(np.float32)  # (x, cos, sin) seen with noise
-                    action, state = teacher.act({"state": s}, state, False)
-                    obs, reward, terminated, truncated, _ = env.step(action)
-                    total += float(reward)
-                    done = terminated or truncated
-                returns.append(round(total, 1))
+            returns = returns_with(noisy, sigma)
             rows.append({"sigma": sigma, "returns": returns, "mean": round(float(np.mean(returns)), 1)})
             print(f"[perception] teacher, noise sigma {sigma}: {rows[-1]['mean']}", flush=True)
-        filtered = []
         for sigma in sigmas:
-            best: dict[str, Any] = {}
+            tried = []
             for alpha in (0.2, 0.35, 0.5, 0.7, 0.9):
-                returns = []
-                for ep in range(episodes):
-                    rng = np.random.default_rng(ep)
-                    obs, _ = env.reset(seed=2000 + ep)
-                    state, est, total, done = None, None, 0.0, False
-                    while not done:
-                        true = np.array(obs["state"] if isinstance(obs, dict) else obs, np.float32)
-                        seen = true[:3] + rng.normal(0.0, sigma, 3)  # (x, cos, sin) as a read-out gives them
-                        est = _alpha_beta(np.array([seen[0], np.arctan2(seen[2], seen[1])]), est, alpha)
-                        s = np.array([est[0, 0], np.cos(est[0, 1]), np.sin(est[0, 1]), *est[1]], np.float32)
-                        action, state = teacher.act({"state": s}, state, False)
-                        obs, reward, terminated, truncated, _ = env.step(action)
-                        total += float(reward)
-                        done = terminated or truncated
-                    returns.append(round(total, 1))
-                if not best or np.mean(returns) > best["mean"]:
-                    mean = round(float(np.mean(returns)), 1)
-                    best = {"sigma": sigma, "alpha": alpha, "returns": returns, "mean": mean}
-            filtered.append(best)
-            print(f"[perception] teacher on filtered noisy positions, sigma {sigma}: {best['mean']} "
-                  f"(alpha {best['alpha']})", flush=True)  # fmt: skip
+                returns = returns_with(lambda: filtered_view(sigma, alpha))  # noqa: B023 - called at once
+                tried.append(
+                    {"sigma": sigma, "alpha": alpha, "returns": returns, "mean": round(float(np.mean(returns)), 1)}
+                )
+            filtered.append(max(tried, key=lambda r: r["mean"]))  # the first best alpha on a tie
+            print(f"[perception] teacher on filtered noisy positions, sigma {sigma}: {filtered[-1]['mean']} "
+                  f"(alpha {filtered[-1]['alpha']})", flush=True)  # fmt: skip
     finally:
         env.close()
     out.parent.mkdir(parents=True, exist_ok=True)
