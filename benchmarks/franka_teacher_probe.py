@@ -27,7 +27,6 @@ Each run adds (or replaces) its entry in ``benchmarks/results/franka_teacher_pro
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 from pathlib import Path
@@ -60,12 +59,6 @@ def variant_settings(variant: str) -> tuple[dict[str, Any], dict[str, Any] | Non
     raise SystemExit(f"franka_teacher_probe.py: unknown variant {variant!r}; choose one of {VARIANTS}")
 
 
-def eval_curve(run_dir: Path) -> list[list[float]]:
-    """``[env_steps, mean return]`` of the loop's in-loop evaluations (``metrics.csv``)."""
-    with open(run_dir / "metrics.csv", newline="") as f:
-        return [[int(r["step"]), round(float(r["eval/return"]), 2)] for r in csv.DictReader(f) if r.get("eval/return")]
-
-
 def main() -> None:
     """Train (resuming), score 20 trials, write the JSON entry."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +74,7 @@ def main() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     import numpy as np
     import torch
+    from learning import eval_curve  # this folder's reader of a run's in-loop evaluations (resumes handled)
 
     from twist_agents.data import EpisodeStore
     from twist_agents.dreamer.trainer import train_dreamer
@@ -121,7 +115,7 @@ def main() -> None:
         "mean_return_20": float(np.mean(res.returns)),
         "training_episodes": len(returns),
         "training_episodes_return_over_50": int(sum(r > 50 for r in returns)),
-        "eval_curve": eval_curve(run),
+        "eval_curve": [[s, round(r, 2)] for s, r in zip(*eval_curve(run)[:2], strict=True)],
     }
     doc = json.loads(a.out.read_text()) if a.out.exists() else {"runs": {}}
     doc["runs"][f"{a.variant}_{a.task}_seed{a.seed}"] = entry
