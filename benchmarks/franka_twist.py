@@ -19,7 +19,8 @@ Stages, each resumable (run the same command again after a kill):
 
 Every evaluation runs ``--trials`` episodes with the policy's mode and reports ``info["success"]`` at the last
 step (the paper: 20 trials per seed); for scale, the same trials of the scripted state controller, a random and a
-zero action. Output: ``benchmarks/results/franka_twist.json``: per task and seed the
+zero action. Output: ``benchmarks/results/franka_twist.json`` (with the tasks' ``REWARD_VERSION``; the runs made
+under reward ``v1`` are kept in ``franka_twist_reward_v1.json``): per task and seed the
 four success rates, each stage's wall clock and env steps, per task the means against the issue's targets, and
 every run's training-return curve (TWIST: its teacher's); ``franka_twist_curves.png`` plots those curves.
 """
@@ -217,7 +218,10 @@ def summarise(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         commit = subprocess.check_output(["git", "rev-parse", "HEAD"], text=True).strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
+    from twist_envs.franka.tasks import REWARD_VERSION
+
     return {
+        "reward_version": REWARD_VERSION,
         "command": "benchmarks/franka_twist.py "
         + " ".join(
             f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ','.join(map(str, v))}"
@@ -242,7 +246,12 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=20, help="evaluation episodes per seed and stage (paper: 20)")
     p.add_argument("--preset", default="cpu")
     p.add_argument("--agents", default="twist,dreamer-dr", help="twist, and the baseline(s) at the same budget")
-    p.add_argument("--runs-dir", type=Path, default=Path("runs/franka_twist"))
+    p.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=None,
+        help="default runs/franka_twist_reward-<version>: runs trained under another reward are never resumed",
+    )
     p.add_argument("--out", type=Path, default=RESULTS / "franka_twist.json")
     a = p.parse_args()
     a.tasks = [t.strip() for t in a.tasks.split(",") if t.strip()]
@@ -256,8 +265,11 @@ def main() -> None:
 
     from twist_agents.runner.compare import compare
     from twist_agents.runner.results import plot_learning_curves
+    from twist_envs.franka.tasks import REWARD_VERSION
 
     torch.set_num_threads(1)
+    if a.runs_dir is None:
+        a.runs_dir = Path(f"runs/franka_twist_reward-{REWARD_VERSION}")
     envs = [f"TWIST/{TASKS[t]}-Sim-v0" for t in a.tasks]
     compare(
         [x.strip() for x in a.agents.split(",") if x.strip()],

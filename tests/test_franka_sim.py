@@ -187,6 +187,32 @@ def test_task_success_and_action_scaling() -> None:
         assert np.linalg.norm(b - g) >= push.min_goal_distance
 
 
+def test_push_reward_pulls_the_peg_behind_the_cube_from_where_it_starts() -> None:
+    """The shaped reward must change noticeably per 2 cm step at the start distance (19-25 cm), favour the side
+    of the cube a push towards the goal starts from, and the way there over the cube."""
+    push = make_task("push")
+    z = TABLE_HEIGHT + BLOCK_SIZE / 2
+    block, goal = np.array([0.5, 0.0, z]), np.array([0.65, 0.0, TABLE_HEIGHT])
+    start = push.push_start(TaskReadout(np.zeros(3), block, goal, 0.0))
+    np.testing.assert_allclose(start, [0.5 - push.push_standoff, 0.0, z])
+
+    def reward(ee: np.ndarray) -> float:
+        return push.reward(TaskReadout(ee, block, goal, 0.0))
+
+    for dist in (0.19, 0.25):  # a 2 cm step towards the push start, from straight above it
+        far, near = start + [0, 0, dist], start + [0, 0, dist - 0.02]
+        assert reward(near) - reward(far) > 0.005, dist
+    # Behind the cube (away from the goal) pays more than the same distance on the goal side.
+    assert reward(start) > reward(block + [push.push_standoff, 0, 0])
+    # Beyond the cube the peg is paid to rise and come over it, not to sweep through it at its height.
+    goal_side = block + [push.push_standoff, 0, 0]
+    assert reward(goal_side + [0, 0, push.approach_clearance]) > reward(goal_side)
+    # With the cube on the goal the reward is at its top wherever the peg is.
+    for ee in (start, goal + [0.1, 0.1, 0.1]):
+        on_goal = TaskReadout(ee, np.array([0.65, 0.0, z]), goal, 0.0)
+        assert push.success(on_goal) and push.reward(on_goal) == pytest.approx(1.0, abs=1e-9)
+
+
 def test_test_split_uses_held_out_textures_once_per_episode() -> None:
     import mujoco
 
@@ -262,13 +288,14 @@ def test_loop_prefill_with_the_expert_stores_demonstrations_and_needs_an_expert(
     try:
         train(agent, env, tmp_path / "random", cfg)
         train(agent, env, tmp_path / "demo", dataclasses.replace(cfg, prefill_expert=1.0, prefill_expert_noise=0.0))
-        # The same two reset seeds: scripted pushes score like the controller (> 90), random ones (< 30) do not.
-        random_returns = [
-            float(np.load(f)["reward"].sum()) for f in sorted((tmp_path / "random").glob("episodes/*.npz"))
-        ]
-        demo_returns = [float(np.load(f)["reward"].sum()) for f in sorted((tmp_path / "demo").glob("episodes/*.npz"))]
-        assert len(demo_returns) == len(random_returns) == 2
-        assert min(demo_returns) > 90 and max(random_returns) < 30, (demo_returns, random_returns)
+
+        # The same two reset seeds: the scripted pushes end solved, the random ones do not (judged from the
+        # stored state, so the test does not depend on the shaped reward's scale).
+        def solved(run: str) -> list[bool]:
+            files = sorted((tmp_path / run).glob("episodes/*.npz"))
+            return [make_task("push").success(readout_from_state(np.load(f)["state"][-1])) for f in files]
+
+        assert solved("demo") == [True, True] and solved("random") == [False, False]
     finally:
         env.close()
 
