@@ -8,7 +8,7 @@ with the policy's mode, reset seeds 50000.., ``info["success"]`` at the last ste
 
 Variants (``--variant``):
 
-* ``plain``: the ``cpu`` preset unchanged (the lever is then the env itself, e.g. its reward; see ``reward``).
+* ``plain``: the ``cpu`` preset unchanged (the lever is then the env itself, e.g. its reward version).
 * ``ratio512``: ``train_ratio`` 512 instead of 128: one update (16 x 64 replayed steps) per 2 env steps, 4x the
   updates per env step, at about a third of the env steps per wall-clock second.
 * ``demo-prefill``: the prefill is 4500 steps (30 episodes) instead of 1000, and half of its episodes are driven
@@ -147,16 +147,15 @@ def main() -> None:
             raise SystemExit(f"franka_teacher_probe.py: no entry {key!r} in {a.out} or no run in {run_dir}")
         os.environ.setdefault("MUJOCO_GL", "egl")
         from twist_agents.runner.dreamer_runs import load_dreamer_run
-
-        scores = score(load_dreamer_run(Path(run_dir)), f"TWIST/Block{a.task.capitalize()}-Sim-v0", a.task)
         from twist_envs.franka.tasks import REWARD_VERSION
 
+        scores = score(load_dreamer_run(Path(run_dir)), f"TWIST/Block{a.task.capitalize()}-Sim-v0", a.task)
         # The return under the current reward version, beside (not instead of) the one the run trained under.
         scores[f"mean_return_20_reward_{REWARD_VERSION}"] = scores.pop("mean_return_20")
         update_entry(a.out, key, scores)
         print(key, scores, flush=True)
         return
-    if a.variant is None and not a.rescore:
+    if a.variant is None:
         raise SystemExit(f"franka_teacher_probe.py: --variant is required (one of {VARIANTS}) unless --rescore")
     if not a.budget_minutes > 0:
         raise SystemExit("franka_teacher_probe.py: --budget-minutes must be positive")
