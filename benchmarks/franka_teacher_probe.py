@@ -15,8 +15,15 @@ Variants (``--variant``):
   by the env's scripted controller plus N(0, 0.3) action noise (``LoopConfig.prefill_expert=0.5``; that controller
   solves 20/20 at this noise): demonstrations in the replay, the agent still learns only from rewards. Not in the
   paper.
+* ``standardize``: the ``cpu`` preset with ``WorldModelConfig.standardize_vectors``: every state dimension
+  standardised by statistics of the first training batch before the encoder's symlog and as the decoder's target.
+  Symlog alone leaves the cube's position (it moves by centimetres, i.e. 0.0x in metres) a reconstruction loss of
+  ~1e-4, and the ``plain`` teachers' world models do not encode it: the posterior reconstruction of the cube's x
+  has R^2 -0.3 (the goal's x 0.93, joint velocities > 0.99).
 * ``size256``: a teacher sized for the 34-dim manipulation state instead of the cartpole-sized ``cpu`` nets:
   256-unit RSSM (16 x 16 latents), 2 x 256 encoder/decoder/reward MLPs, 256-unit actor and critic.
+
+Variants combine with ``+`` (``--variant standardize+demo-prefill``: both sets of overrides).
 
 Each run adds (or replaces) its entry in ``benchmarks/results/franka_teacher_probe.json`` under
 ``<variant>_<task>_<reward version>_seed<N>`` (``twist_envs.franka.tasks.REWARD_VERSION``; the runs dir is kept
@@ -44,11 +51,23 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results" / "franka_teacher_probe.json"
 EVAL_SEED = 50_000
 """First reset seed of the 20 trials, as in ``franka_twist.py``."""
-VARIANTS = ("plain", "ratio512", "demo-prefill", "size256")
+VARIANTS = ("plain", "ratio512", "demo-prefill", "size256", "standardize")
 
 
 def variant_settings(variant: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The loop overrides and the agent overrides of ``variant`` (see the module docstring)."""
+    """The loop overrides and the agent overrides of ``variant``: one of :data:`VARIANTS` or several joined by
+    ``+`` (``standardize+demo-prefill``), whose overrides are merged (see the module docstring)."""
+    loop: dict[str, Any] = {}
+    agent: dict[str, dict[str, Any]] = {}
+    for part in variant.split("+"):
+        part_loop, part_agent = _one_variant(part)
+        loop.update(part_loop)
+        for section, fields in (part_agent or {}).items():
+            agent.setdefault(section, {}).update(fields)
+    return loop, agent or None
+
+
+def _one_variant(variant: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     if variant == "plain":
         return {}, None
     if variant == "ratio512":
@@ -69,6 +88,8 @@ def variant_settings(variant: str) -> tuple[dict[str, Any], dict[str, Any] | Non
             },
             "behavior": {"actor_units": u, "critic_units": u},
         }
+    if variant == "standardize":
+        return {}, {"world_model": {"standardize_vectors": True}}
     raise SystemExit(f"franka_teacher_probe.py: unknown variant {variant!r}; choose one of {VARIANTS}")
 
 
@@ -89,25 +110,30 @@ def update_entry(out: Path, key: str, fields: dict[str, Any], replace: bool = Fa
 def score(agent: Any, env_id: str, task: str, trials: int = 20) -> dict[str, float]:
     """``trials`` episodes of ``agent``'s mode on state (train-split physics), reset seeds ``EVAL_SEED``...
 
-    Besides success and return (which depends on the reward version) it measures what the policy does to the cube,
-    the same under every reward: for push how much closer to the goal the cube ends (``push_progress_cm``, the
+    Besides success and return (which depends on the reward version) it measures, the same under every reward,
+    what the policy does to the cube: for push how much closer to the goal the cube ends (``push_progress_cm``, the
     initial minus the final cube-goal distance), for lift how high the cube ends (``lift_height_cm``); and how close
-    the tool tip ever gets to the cube's centre (``closest_approach_cm``).
+    the tool tip ever gets to the cube's centre (``closest_approach_cm``). And how well the world model tracks and
+    predicts the cube and the tool tip (:func:`model_fit`), on these episodes and on 5 of the scripted
+    controller's (keys ending ``_scripted``, where the cube moves).
     """
     import numpy as np
 
     from twist_agents.training.evaluate import make_eval_env
 
     env = make_eval_env(env_id, ("state",), split="train")
-    successes, returns, progress, closest = [], [], [], []
+    successes, returns, progress, closest, episodes = [], [], [], [], []
     try:
         for i in range(trials):
             obs, info = env.reset(seed=EVAL_SEED + i)
             start, goal = info["block_pos"].copy(), info["goal_pos"]
             state, total, near, done = None, 0.0, np.inf, False
+            states, actions = [obs["state"]], [np.zeros(env.action_space.shape, np.float32)]
             while not done:
                 action, state = agent.act({"state": obs["state"]}, state, False)
                 obs, reward, terminated, truncated, info = env.step(action)
+                states.append(obs["state"])
+                actions.append(agent.normalize_action(action))
                 total += float(reward)
                 near = min(near, float(np.linalg.norm(info["ee_pos"] - info["block_pos"])))
                 done = terminated or truncated
@@ -119,6 +145,7 @@ def score(agent: Any, env_id: str, task: str, trials: int = 20) -> dict[str, flo
             successes.append(float(info["success"]))
             returns.append(total)
             closest.append(near)
+            episodes.append((np.stack(states), np.stack(actions)))
     finally:
         env.close()
     return {
@@ -126,13 +153,90 @@ def score(agent: Any, env_id: str, task: str, trials: int = 20) -> dict[str, flo
         "mean_return_20": float(np.mean(returns)),
         f"{task}_{'progress' if task == 'push' else 'height'}_cm": round(100 * float(np.mean(progress)), 2),
         "closest_approach_cm": round(100 * float(np.mean(closest)), 2),
+        **model_fit(agent, episodes),
+        **{f"{k}_scripted": v for k, v in model_fit(agent, scripted_episodes(env_id, 5)).items()},
     }
+
+
+def scripted_episodes(env_id: str, n: int) -> list[tuple[Any, Any]]:
+    """``n`` episodes of the env's scripted controller (reset seeds ``EVAL_SEED``...), as :func:`model_fit` reads
+    them: the cube moves in these, so the model's predictions of them measure whether it learned what a push (or
+    a grasp) does, which the policy's own episodes, where the cube stays put, cannot."""
+    import numpy as np
+
+    from twist_agents.training.evaluate import make_eval_env
+
+    env = make_eval_env(env_id, ("state",), split="train")
+    episodes = []
+    try:
+        for i in range(n):
+            obs, _ = env.reset(seed=EVAL_SEED + i)
+            states, actions, done = [obs["state"]], [np.zeros(env.action_space.shape, np.float32)], False
+            while not done:
+                action = env.unwrapped.expert_action()
+                obs, _, terminated, truncated, _ = env.step(action)
+                states.append(obs["state"])
+                actions.append(np.asarray(action, np.float32))
+                done = terminated or truncated
+            episodes.append((np.stack(states), np.stack(actions)))
+    finally:
+        env.close()
+    return episodes
+
+
+def model_fit(agent: Any, episodes: list[tuple[Any, Any]], horizon: int = 15) -> dict[str, float]:
+    """How well the world model knows where the cube and the tool tip are, on the scored episodes.
+
+    ``episodes``: ``(states (T+1, 34), actions (T+1, A))`` with ``actions[t]`` the normalised action that led to
+    ``states[t]`` (zeros at t=0). For the cube's x and y (``block_pos``) and the tool tip's (``ee_pos``): the R^2 of
+    the decoded posterior (the model's reading of the current state) and of a ``horizon``-step open-loop imagination
+    of the taken actions from every 10th step (its prediction), against the true positions; R^2 over the episodes'
+    positions, so 0 is "no better than the mean position", and the root-mean-square xy error in cm.
+    """
+    import numpy as np
+    import torch
+
+    from twist_envs.franka.sim import STATE_LAYOUT
+
+    at, index = 0, {}
+    for name, n in STATE_LAYOUT:
+        index[name] = list(range(at, at + n))
+        at += n
+    dims = {"cube_xy": index["block_pos"][:2], "tip_xy": index["ee_pos"][:2]}
+    wm = agent.world_model
+    post_pred, open_pred, post_true, open_true = [], [], [], []
+    with torch.no_grad():
+        for states, actions in episodes:
+            b = wm.to_torch({"state": states[None], "action": actions[None]})
+            first = torch.zeros(b["state"].shape[:2], dtype=torch.bool)
+            first[:, 0] = True
+            post, _ = wm.rssm.observe(wm.encoder({"state": b["state"]}), b["action"].float(), first, sample=False)
+            decoder = wm.heads["decoder"]
+            post_pred.append(decoder.reconstruct(wm.rssm.get_feat(post))["state"][0].numpy())
+            post_true.append(states)
+            for t in range(0, len(states) - horizon, 10):
+                start = {k: v[:, t] for k, v in post.items()}
+                imagined, _ = wm.rssm.imagine(start, b["action"][:, t + 1 : t + 1 + horizon].float(), horizon, False)
+                end = {k: v[:, -1] for k, v in imagined.items()}
+                open_pred.append(decoder.reconstruct(wm.rssm.get_feat(end))["state"][0].numpy())
+                open_true.append(states[t + horizon])
+    out = {}
+    for label, pred, true in (
+        ("posterior", np.concatenate(post_pred), np.concatenate(post_true)),
+        (f"open_loop{horizon}", np.stack(open_pred), np.stack(open_true)),
+    ):
+        for name, idx in dims.items():
+            err = ((pred[:, idx] - true[:, idx]) ** 2).sum()
+            var = ((true[:, idx] - true[:, idx].mean(0)) ** 2).sum()
+            out[f"r2_{name}_{label}"] = round(float(1.0 - err / var), 3)
+            out[f"{name}_error_cm_{label}"] = round(100 * float(np.sqrt(err / len(true))), 2)
+    return out
 
 
 def main() -> None:
     """Train (resuming), score 20 trials, write the JSON entry."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--variant", choices=VARIANTS, help="required unless --rescore")
+    p.add_argument("--variant", help=f"one of {VARIANTS}, or several joined by '+'; required unless --rescore")
     p.add_argument("--task", default="push", choices=("push", "lift"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget-minutes", type=float, default=25.0)
@@ -157,6 +261,7 @@ def main() -> None:
         return
     if a.variant is None:
         raise SystemExit(f"franka_teacher_probe.py: --variant is required (one of {VARIANTS}) unless --rescore")
+    loop_overrides, agent_overrides = variant_settings(a.variant)  # an unknown variant fails before any work
     if not a.budget_minutes > 0:
         raise SystemExit("franka_teacher_probe.py: --budget-minutes must be positive")
     os.environ.setdefault("MUJOCO_GL", "egl")
@@ -172,7 +277,6 @@ def main() -> None:
 
     torch.set_num_threads(1)
     env_id = f"TWIST/Block{a.task.capitalize()}-Sim-v0"
-    loop_overrides, agent_overrides = variant_settings(a.variant)
     run = a.runs_dir / f"reward-{REWARD_VERSION}" / f"{a.variant}_{a.task}_s{a.seed}"
     summary = train_dreamer(
         env_id,

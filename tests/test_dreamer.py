@@ -213,6 +213,64 @@ def test_update_changes_all_parts_and_checkpoint_roundtrip_acts_identically(tmp_
     assert m1["wm/loss"] == pytest.approx(m2["wm/loss"], rel=1e-5) and restored.updates == agent.updates
 
 
+def test_standardized_world_model_fits_once_weighs_small_scale_dims_and_survives_checkpoints(tmp_path):
+    """``standardize_vectors``: the first loss fits (then freezes) per-dimension statistics, the decoder's loss is
+    the symlog error of standardised targets, reconstructions come back in observation units, and a checkpoint
+    restores the statistics (an agent acts identically after loading)."""
+    cfg = dreamer_config("debug", encode=("state",), decode=("state",))
+    cfg = dataclasses.replace(cfg, world_model=dataclasses.replace(cfg.world_model, standardize_vectors=True))
+    agent = DreamerAgent(cfg, OBS_SHAPES, ACTION_SPACE, seed=1)
+    wm = agent.world_model
+    enc, dec = wm.encoder.standardizer, wm.heads["decoder"].standardizer
+    assert enc is not None and dec is not None and not bool(enc.fitted)
+    x = torch.randn(3, 5)
+    assert torch.equal(enc(x), x)  # identity before the fit: an agent can act before its first update
+
+    batch = random_batch(4, 8)
+    # dim 0 moves by centimetres around 0.5 (a cube in metres); dim 4 is constant (std below the floor).
+    batch["state"][..., 0] = 0.5 + 0.02 * batch["state"][..., 0]
+    batch["state"][..., 4] = 0.3
+    agent.update(batch)
+    assert bool(enc.fitted) and bool(dec.fitted)
+    flat = torch.as_tensor(batch["state"]).reshape(-1, 5)
+    torch.testing.assert_close(enc.mean, flat.mean(0))
+    torch.testing.assert_close(enc.scale[:4], flat[:, :4].std(0, unbiased=False).clamp_min(0.01))
+    assert enc.scale[0] < 0.05 and enc.scale[4] == pytest.approx(0.01)  # the floor, not 0
+    frozen = enc.scale.clone()
+    shifted = random_batch(4, 8, seed=9)
+    shifted["state"] *= 10.0
+    agent.update(shifted)
+    assert torch.equal(enc.scale, frozen)  # fitted once, on the first (prefill) batch
+
+    # The decoder's loss is the symlog squared error of the *standardised* state: a 2 cm error on dim 0 costs
+    # symlog(1)^2 ~ 0.48, where raw symlog targets would cost ~1e-4.
+    feat = torch.zeros(1, wm.rssm.feat_dim)
+    with torch.no_grad():
+        pred = wm.heads["decoder"](feat)["state"]  # (1, 5), standardised symlog space
+        target = dec.inverse(symexp(pred)).clone()
+        target[0, 0] += 0.02
+        loss = wm.heads["decoder"].loss(feat, {"state": target})["state"]
+        expected = float(symlog(symexp(pred[0, 0]) + 0.02 / dec.scale[0]) - pred[0, 0]) ** 2
+        assert loss.item() == pytest.approx(expected, rel=1e-3)
+        assert loss.item() > 0.1
+        # Reconstructions are in observation units: the prediction maps back onto the target's scale.
+        torch.testing.assert_close(wm.heads["decoder"].reconstruct(feat)["state"], dec.inverse(symexp(pred)))
+
+    path = tmp_path / "agent.pt"
+    agent.save(path)
+    restored = DreamerAgent.from_checkpoint(path)
+    assert restored.config.world_model.standardize_vectors
+    torch.testing.assert_close(restored.world_model.encoder.standardizer.scale, frozen)
+    obs = {k: v[0, 0] for k, v in batch.items() if k in OBS_SHAPES}
+    torch.manual_seed(0)
+    a1, _ = agent.act(obs, None, False)
+    torch.manual_seed(0)
+    a2, _ = restored.act(obs, None, False)
+    np.testing.assert_array_equal(a1, a2)
+    with pytest.raises(ValueError, match="floor must be positive"):
+        WorldModel(dataclasses.replace(cfg.world_model, standardize_floor=0.0), OBS_SHAPES, ACTION_SPACE)
+
+
 def test_presets_and_bad_config():
     paper = dreamer_config("paper")
     assert (paper.world_model.encoder.mlp_layers, paper.world_model.encoder.mlp_units) == (3, 512)

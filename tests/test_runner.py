@@ -100,3 +100,30 @@ def test_the_request_decides_the_dreamer_loop_progress_bar_at_every_preset(tmp_p
         for progress in (True, False):
             req = TrainRequest("oracle", ENV, tmp_path, preset=preset, progress=progress)
             assert _loop_overrides(req)["progress"] is progress, (preset, progress)
+
+
+def test_franka_runs_train_with_the_manipulation_recipe_unless_asked_not_to(tmp_path):
+    """``twist train`` on a Franka block task adds the env's recipe (demonstrations in the prefill, standardised
+    state) to the preset, for TWIST's teacher and the Dreamer variants alike; ``--no-task-recipe`` trains with the
+    preset alone; other envs have no recipe."""
+    from twist_agents.runner.dreamer_runs import _loop_overrides
+    from twist_agents.runner.recipes import MANIPULATION_ENVS, Recipe, recipe_for
+    from twist_agents.runner.request import TrainRequest
+
+    def settings(config_path):
+        cfg = json.loads(config_path.read_text())
+        return cfg["agent"]["world_model"]["standardize_vectors"], cfg["loop"]["prefill_expert"]
+
+    tiny = ["--preset", "debug", "--steps", "60", "--max-episode-steps", "30", "--no-progress"]
+    env = "TWIST/BlockPush-Sim-v0"
+    assert env in MANIPULATION_ENVS
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["train", "--agent", "twist", "--env", env, "--run-dir", str(tmp_path / "t"), *tiny,
+                     "--distill-updates", "2"]) == 0  # fmt: skip
+        assert main(["train", "--agent", "oracle", "--env", env, "--run-dir", str(tmp_path / "o"), *tiny,
+                     "--no-task-recipe"]) == 0  # fmt: skip
+    assert settings(tmp_path / "t" / "teacher" / "config.json") == (True, 0.5)
+    assert settings(tmp_path / "o" / "config.json") == (False, 0.0)
+    assert recipe_for(ENV) == Recipe()
+    cartpole = _loop_overrides(TrainRequest("oracle", ENV, tmp_path, preset="cpu"))
+    assert "prefill_expert" not in cartpole and "prefill" not in cartpole

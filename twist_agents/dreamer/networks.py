@@ -242,6 +242,44 @@ def _is_image(shape: Sequence[int]) -> bool:
     return len(shape) == 3
 
 
+class Standardizer(nn.Module):
+    """Per-dimension ``(x - mean) / scale`` with ``scale = max(std, floor)``, fitted once on data and then frozen.
+
+    The statistics are buffers, so they are saved and restored with the model's ``state_dict``; before
+    :meth:`fit` it is the identity (``mean`` 0, ``scale`` 1), so an agent can act before its first update.
+    See :attr:`~twist_agents.dreamer.config.WorldModelConfig.standardize_vectors` for why.
+
+    Args:
+        dim: size of the (flattened, concatenated) vector it standardises.
+        floor: smallest scale, in the vector's own units.
+    """
+
+    def __init__(self, dim: int, floor: float) -> None:
+        super().__init__()
+        if not floor > 0:
+            raise ValueError(f"Standardizer: floor must be positive, got {floor}")
+        self.floor = float(floor)
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
+        self.register_buffer("fitted", torch.tensor(False))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> None:
+        """Set the statistics from the samples ``x`` ``(..., dim)`` (every leading dimension is a sample)."""
+        flat = x.detach().float().reshape(-1, self.mean.shape[0])  # (N, dim)
+        self.mean.copy_(flat.mean(0))
+        self.scale.copy_(flat.std(0, unbiased=False).clamp_min(self.floor))
+        self.fitted.fill_(True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., dim)`` in the vector's units -> standardised ``(..., dim)``."""
+        return (x - self.mean) / self.scale
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        """Standardised ``(..., dim)`` -> the vector's units."""
+        return y * self.scale + self.mean
+
+
 class MultiEncoder(nn.Module):
     """Encode the configured observation keys and concatenate: MLP for vectors, CNN for images.
 
@@ -249,9 +287,17 @@ class MultiEncoder(nn.Module):
         obs_shapes: shape of every available observation key (e.g. ``{"state": (5,), "pixels": (64, 64, 3)}``).
         keys: the keys to encode (``WorldModelConfig.encode``).
         config: encoder sizes.
+        standardize_floor: ``None``: vector inputs as they are; else a :class:`Standardizer` with this floor
+            (``self.standardizer``) before the symlog.
     """
 
-    def __init__(self, obs_shapes: Mapping[str, Sequence[int]], keys: Sequence[str], config: EncoderConfig):
+    def __init__(
+        self,
+        obs_shapes: Mapping[str, Sequence[int]],
+        keys: Sequence[str],
+        config: EncoderConfig,
+        standardize_floor: float | None = None,
+    ):
         super().__init__()
         missing = [k for k in keys if k not in obs_shapes]
         if missing:
@@ -260,10 +306,13 @@ class MultiEncoder(nn.Module):
         self.vec_keys = [k for k in keys if not _is_image(obs_shapes[k])]
         self.img_keys = [k for k in keys if _is_image(obs_shapes[k])]
         self.out_dim = 0
+        self.standardizer: Standardizer | None = None
         if self.vec_keys:
             vec_dim = sum(int(torch.tensor(obs_shapes[k]).prod()) for k in self.vec_keys)
             self.mlp = MLP(vec_dim, None, config.mlp_layers, config.mlp_units, config.act)
             self.out_dim += self.mlp.out_dim
+            if standardize_floor is not None:
+                self.standardizer = Standardizer(vec_dim, standardize_floor)
         if self.img_keys:
             channels = sum(int(obs_shapes[k][-1]) for k in self.img_keys)
             self.cnn = ConvEncoder(channels, config.cnn_depth, config.act)
@@ -279,7 +328,9 @@ class MultiEncoder(nn.Module):
         """
         outs = []
         if self.vec_keys:
-            x = torch.cat([obs[k].float().flatten(start_dim=obs[k].dim() - 1) for k in self.vec_keys], -1)
+            x = self.vectors(obs)
+            if self.standardizer is not None:
+                x = self.standardizer(x)
             outs.append(self.mlp(symlog(x) if self.config.symlog_inputs else x))
         if self.img_keys:
             if images is None:
@@ -288,16 +339,27 @@ class MultiEncoder(nn.Module):
                 outs.append(self.cnn(torch.cat([images[k] for k in self.img_keys], -1), normalized=True))
         return torch.cat(outs, -1)
 
+    def vectors(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The vector keys flattened and concatenated, as float: ``(..., V)`` (what :class:`Standardizer` fits)."""
+        return torch.cat([obs[k].float().flatten(start_dim=obs[k].dim() - 1) for k in self.vec_keys], -1)
+
 
 class MultiDecoder(nn.Module):
     """Reconstruct the configured observation keys from the latent feature; returns per-key losses.
 
-    Vector keys: symlog squared error summed over dimensions (DreamerV3). Image keys: squared error of
-    the normalised image summed over pixels (a unit-variance Gaussian's negative log-likelihood).
+    Vector keys: symlog squared error summed over dimensions (DreamerV3), of the standardised vector when
+    ``standardize_floor`` is given (a :class:`Standardizer`, ``self.standardizer``, over the decoded vector keys
+    concatenated). Image keys: squared error of the normalised image summed over pixels (a unit-variance
+    Gaussian's negative log-likelihood).
     """
 
     def __init__(
-        self, feat_dim: int, obs_shapes: Mapping[str, Sequence[int]], keys: Sequence[str], config: DecoderConfig
+        self,
+        feat_dim: int,
+        obs_shapes: Mapping[str, Sequence[int]],
+        keys: Sequence[str],
+        config: DecoderConfig,
+        standardize_floor: float | None = None,
     ):
         super().__init__()
         missing = [k for k in keys if k not in obs_shapes]
@@ -307,15 +369,18 @@ class MultiDecoder(nn.Module):
         self.shapes = {k: tuple(obs_shapes[k]) for k in keys}
         self.vec_keys = [k for k in keys if not _is_image(obs_shapes[k])]
         self.img_keys = [k for k in keys if _is_image(obs_shapes[k])]
+        self.standardizer: Standardizer | None = None
         if self.vec_keys:
             vec_dim = sum(int(torch.tensor(obs_shapes[k]).prod()) for k in self.vec_keys)
             self.mlp = MLP(feat_dim, vec_dim, config.mlp_layers, config.mlp_units, config.act)
+            if standardize_floor is not None:
+                self.standardizer = Standardizer(vec_dim, standardize_floor)
         if self.img_keys:
             channels = sum(int(obs_shapes[k][-1]) for k in self.img_keys)
             self.cnn = ConvDecoder(feat_dim, channels, config.cnn_depth, config.act)
 
     def forward(self, feat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Predict every decoded key: vectors in symlog space (if configured), images in [-0.5, 0.5]."""
+        """Predict every decoded key: vectors in (standardised, if configured) symlog space, images in [-0.5, 0.5]."""
         out: dict[str, torch.Tensor] = {}
         if self.vec_keys:
             pred = self.mlp(feat)
@@ -338,13 +403,14 @@ class MultiDecoder(nn.Module):
         """
         preds = self(feat)
         losses = {}
+        targets = self._vector_targets(obs)
         for k, p in preds.items():
             # mse_loss(reduction="none") is (p - target) ** 2 in one kernel, with a one-kernel backward.
             if k in self.img_keys:
                 target = images[k] if images is not None else normalize_image(obs[k])
                 losses[k] = F.mse_loss(p, target, reduction="none").sum((-3, -2, -1))
             else:
-                target = obs[k].float()
+                target = targets[k]
                 if self.config.symlog_targets:
                     target = symlog(target)
                 losses[k] = F.mse_loss(p, target, reduction="none").flatten(start_dim=feat.dim() - 1).sum(-1)
@@ -359,7 +425,24 @@ class MultiDecoder(nn.Module):
                 out[k] = ((p + 0.5) * 255.0).clamp(0, 255)
             else:
                 out[k] = symexp(p) if self.config.symlog_targets else p
+        if self.standardizer is not None and self.vec_keys:
+            flat = torch.cat([out[k].flatten(start_dim=feat.dim() - 1) for k in self.vec_keys], -1)
+            out.update(self._split(self.standardizer.inverse(flat), feat.shape[:-1]))
         return out
+
+    def _split(self, flat: torch.Tensor, lead: Sequence[int]) -> dict[str, torch.Tensor]:
+        """``(..., V)`` concatenated vector keys -> ``{key: (..., *shape)}``."""
+        sizes = [int(torch.tensor(self.shapes[k]).prod()) for k in self.vec_keys]
+        return {k: v.reshape(*lead, *self.shapes[k]) for k, v in zip(self.vec_keys, flat.split(sizes, -1), strict=True)}
+
+    def _vector_targets(self, obs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The vector keys as float, standardised if configured (before any symlog)."""
+        if self.standardizer is None or not self.vec_keys:
+            return {k: obs[k].float() for k in self.vec_keys}
+        first = obs[self.vec_keys[0]]
+        lead = first.shape[: first.dim() - len(self.shapes[self.vec_keys[0]])]
+        flat = torch.cat([obs[k].float().reshape(*lead, -1) for k in self.vec_keys], -1)
+        return self._split(self.standardizer(flat), lead)
 
 
 class TwoHot:

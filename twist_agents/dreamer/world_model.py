@@ -73,13 +73,14 @@ class WorldModel(nn.Module):
         self.config = config
         self.obs_shapes = obs_shapes_of(obs_space)
         self.action_dim = action_dim_of(action_space)
-        self.encoder = MultiEncoder(self.obs_shapes, config.encode, config.encoder)
+        floor = config.standardize_floor if config.standardize_vectors else None
+        self.encoder = MultiEncoder(self.obs_shapes, config.encode, config.encoder, floor)
         self.rssm = RSSM(config.rssm, self.action_dim, self.encoder.out_dim)
         feat = self.rssm.feat_dim
         rh, ch = config.reward_head, config.cont_head
         self.heads = nn.ModuleDict(
             {
-                "decoder": MultiDecoder(feat, self.obs_shapes, config.decode, config.decoder),
+                "decoder": MultiDecoder(feat, self.obs_shapes, config.decode, config.decoder, floor),
                 "reward": MLP(feat, rh.bins, rh.layers, rh.units, rh.act, zero_init_output=True),
                 "cont": MLP(feat, 1, ch.layers, ch.units, ch.act),
             }
@@ -99,6 +100,20 @@ class WorldModel(nn.Module):
                 t = t.float()
             out[k] = t
         return out
+
+    def fit_standardizers(self, batch: Mapping[str, torch.Tensor]) -> bool:
+        """Fit the encoder's and decoder's standardizers on ``batch`` if configured and not fitted yet.
+
+        :meth:`loss` calls it, so the first training batch (the prefill's data) sets the statistics of the vector
+        keys (:class:`~twist_agents.dreamer.networks.Standardizer`). Returns whether it fitted anything.
+        """
+        fitted = False
+        for part in (self.encoder, self.heads["decoder"]):
+            if part.standardizer is not None and not bool(part.standardizer.fitted):
+                vec = torch.cat([batch[k].float().flatten(start_dim=2) for k in part.vec_keys], -1)  # (B, T, V)
+                part.standardizer.fit(vec)
+                fitted = True
+        return fitted
 
     def reward(self, feat: torch.Tensor) -> torch.Tensor:
         """Predicted reward (two-hot mean) ``(...)`` for features ``(..., F)``."""
@@ -120,6 +135,8 @@ class WorldModel(nn.Module):
             ``(B, T, ...)`` (with gradients; detach them before imagination).
         """
         cfg = self.config
+        if cfg.standardize_vectors:
+            self.fit_standardizers(batch)
         # Each image key converted to float once, for the encoder's input and the decoder's target alike.
         image_keys = dict.fromkeys((*self.encoder.img_keys, *self.heads["decoder"].img_keys))
         images = {k: normalize_image(batch[k]) for k in image_keys}

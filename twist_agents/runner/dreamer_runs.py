@@ -13,23 +13,37 @@ from typing import Any
 
 from twist_agents.errors import UserError
 from twist_agents.protocol import Agent
+from twist_agents.runner.recipes import Recipe, recipe_for
 from twist_agents.runner.request import TrainRequest
 
 
+def _recipe(req: TrainRequest) -> Recipe:
+    """The env's recipe (:mod:`twist_agents.runner.recipes`), or none when the request asks for the preset alone."""
+    return recipe_for(req.env_id) if req.task_recipe else Recipe()
+
+
 def _loop_overrides(req: TrainRequest) -> dict[str, Any]:
-    """Loop settings the runner changes: the request's progress bar; no in-loop evaluation for ``debug``."""
+    """Loop settings the runner changes: the env's recipe, the progress bar, no in-loop evaluation for ``debug``."""
     from twist_agents.training.loop import LOOP_PRESETS
 
+    recipe = _recipe(req).loop
     if req.preset != "debug":
-        return {"progress": req.progress}
+        return {**recipe, "progress": req.progress}
     steps = int(req.steps or LOOP_PRESETS["debug"].steps)
-    # Tiny budgets: random prefill for half of them at most, so that every debug run does updates.
+    # Tiny budgets: prefill for half of them at most, so that every debug run does updates.
     return {
+        **recipe,
         "eval_every": 0,
-        "prefill": min(LOOP_PRESETS["debug"].prefill, steps // 2),
+        "prefill": min(recipe.get("prefill", LOOP_PRESETS["debug"].prefill), steps // 2),
         "checkpoint_every": max(1, steps // 2),
         "progress": req.progress,
     }
+
+
+def _agent_overrides(req: TrainRequest) -> dict[str, dict[str, Any]] | None:
+    """Agent-config fields the env's recipe replaces, by sub-config (``None``: the preset's)."""
+    world_model = _recipe(req).world_model
+    return {"world_model": dict(world_model)} if world_model else None
 
 
 def _clock(summary: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -63,6 +77,7 @@ def train_dreamer_variant(req: TrainRequest) -> dict[str, Any]:
         resume=req.resume,
         env_kwargs=env_kwargs,
         loop_overrides={**_loop_overrides(req), "budget_s": req.budget_s},
+        agent_overrides=_agent_overrides(req),
     )
     return _clock(summary, "eval_s", "wall_s", "env_steps", "updates")
 
@@ -111,6 +126,7 @@ def train_twist_run(req: TrainRequest) -> dict[str, Any]:
         max_episode_steps=req.max_episode_steps,
         progress=req.progress,
         loop_overrides=_loop_overrides(req),
+        teacher_overrides=_agent_overrides(req),
         budget_s=req.budget_s,
     )
     keys = ("teacher_s", "teacher_eval_s", "teacher_budget_s", "teacher_budget_exhausted", "teacher_env_steps")

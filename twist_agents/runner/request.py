@@ -87,6 +87,14 @@ class TrainRequest:
     """Continue from the run directory's checkpoint when there is one."""
     progress: bool = field(default=True, metadata={"help": "hide the progress bars"})
     """Show progress bars."""
+    task_recipe: bool = field(
+        default=True,
+        metadata={
+            "help": "train with the preset alone, without the env's recipe (the Franka block tasks: demonstrations "
+            "in the prefill and standardised state, see twist_agents.runner.recipes)"
+        },
+    )
+    """Add the env's :func:`~twist_agents.runner.recipes.recipe_for` settings to the preset (on by default)."""
 
     @property
     def budget_s(self) -> float:

@@ -304,6 +304,7 @@ def train_twist(
     loop_overrides: Mapping[str, Any] | None = None,
     budget_s: float = 0.0,
     teacher_share: float = TEACHER_SHARE,
+    teacher_overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> TwistAgent:
     """Train the teacher, then distil the student; returns the deployable :class:`TwistAgent`.
 
@@ -330,6 +331,9 @@ def train_twist(
             ``budget_s`` is this function's to set).
         budget_s: training wall-clock budget of the whole run in seconds; 0 = none (steps and updates end it).
         teacher_share: the teacher's part of ``budget_s``, in (0, 1).
+        teacher_overrides: fields of the teacher's Dreamer config to replace, by sub-config, as
+            :func:`~twist_agents.dreamer.trainer.train_dreamer`'s ``agent_overrides`` (e.g.
+            ``{"world_model": {"standardize_vectors": True}}``).
 
     Raises:
         ValueError: ``budget_s`` is not a finite number >= 0, or ``teacher_share`` is not in (0, 1).
@@ -363,6 +367,7 @@ def train_twist(
             # The teacher reads only state: evaluate it without rendering.
             eval_env_kwargs={**env_kwargs, "obs_mode": "state"},
             loop_overrides={"progress": progress, **(loop_overrides or {}), "budget_s": teacher_budget},
+            agent_overrides=teacher_overrides,
         )
         summary = read_summary(run_dir)
         summary.update(
