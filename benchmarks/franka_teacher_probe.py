@@ -35,6 +35,9 @@ run and re-scores it::
 
 (2 such processes side by side on the 2-core machine, one torch thread each, is how the JSON's runs were made.)
 
+``--plot [--task T]`` draws every entry's in-loop evaluation curve under the current reward, with the scripted
+controller's and a zero action's return on the scoring trials, into ``franka_teacher_probe_<task>_curves.png``.
+
 ``--rescore KEY RUN_DIR`` scores an existing run without training and adds to entry ``KEY`` the reward-free
 measurements (success, ``push_progress_cm``, ``closest_approach_cm``) and the return under the current reward
 (``mean_return_20_reward_<version>``), so that runs trained under an earlier reward version compare like for like.
@@ -233,6 +236,67 @@ def model_fit(agent: Any, episodes: list[tuple[Any, Any]], horizon: int = 15) ->
     return out
 
 
+def reference_returns(env_id: str, trials: int = 20) -> dict[str, float]:
+    """Mean return of the env's scripted controller and of a zero action on the scoring trials (reset seeds
+    ``EVAL_SEED``..., state, train-split physics), under the current reward."""
+    import numpy as np
+
+    from twist_agents.training.evaluate import make_eval_env
+
+    env = make_eval_env(env_id, ("state",), split="train")
+    out = {}
+    try:
+        for name in ("scripted", "zero"):
+            totals = []
+            for i in range(trials):
+                env.reset(seed=EVAL_SEED + i)
+                total, done = 0.0, False
+                while not done:
+                    zero = np.zeros(env.action_space.shape, np.float32)
+                    action = env.unwrapped.expert_action() if name == "scripted" else zero
+                    _, reward, terminated, truncated, _ = env.step(action)
+                    total, done = total + float(reward), terminated or truncated
+                totals.append(total)
+            out[name] = round(float(np.mean(totals)), 1)
+    finally:
+        env.close()
+    return out
+
+
+def plot_curves(
+    doc: dict[str, Any], out: Path, task: str = "push", reward: str = "v3", references: dict[str, float] | None = None
+) -> Path:
+    """The in-loop evaluation curves (mean return of the policy's mode) of every ``<variant>_<task>_<reward>_seedN``
+    entry, one colour per variant, one line per seed, with ``references`` (name -> return) as horizontal lines;
+    PNG at ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colours: dict[str, Any] = {}
+    suffix = f"_{task}_{reward}_seed"
+    for key, entry in sorted(doc["runs"].items()):
+        if suffix not in key or not key.split(suffix)[1].isdigit() or not entry.get("eval_curve"):
+            continue
+        variant = key.split(suffix)[0]
+        steps, returns = zip(*entry["eval_curve"], strict=True)
+        first = variant not in colours
+        colours.setdefault(variant, f"C{len(colours)}")
+        ax.plot(steps, returns, color=colours[variant], lw=1, label=variant if first else None)
+    for i, (name, value) in enumerate((references or {}).items()):
+        ax.axhline(value, color="k", ls=("--", ":")[i % 2], lw=1, label=f"{name} ({value:g})")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(f"evaluation return (reward {reward})")
+    ax.set_title(f"Block{task.capitalize()} state teacher (Oracle, cpu preset), one line per seed")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def main() -> None:
     """Train (resuming), score 20 trials, write the JSON entry."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -243,7 +307,18 @@ def main() -> None:
     p.add_argument("--runs-dir", type=Path, default=Path("runs/franka_probe"))
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--rescore", nargs=2, metavar=("KEY", "RUN_DIR"), help="score a run only (see above)")
+    p.add_argument(
+        "--plot", action="store_true", help="only plot the JSON's curves of --task under the current reward (PNG)"
+    )
     a = p.parse_args()
+    if a.plot:
+        from twist_envs.franka.tasks import REWARD_VERSION
+
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        png = a.out.with_name(f"{a.out.stem}_{a.task}_curves.png")
+        refs = reference_returns(f"TWIST/Block{a.task.capitalize()}-Sim-v0")
+        print(plot_curves(json.loads(a.out.read_text()), png, a.task, REWARD_VERSION, refs), refs)
+        return
     if a.rescore:
         key, run_dir = a.rescore
         known = a.out.exists() and key in json.loads(a.out.read_text())["runs"]

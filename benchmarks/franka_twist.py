@@ -17,6 +17,10 @@ Stages, each resumable (run the same command again after a kill):
    safety layer, reset procedure, success judgement and episode log, with its camera pose and brightness
    randomisation on.
 
+Training goes through the runner, so every run gets the block tasks' recipe on top of the preset
+(:mod:`twist_agents.runner.recipes`: standardised state in the world model, demonstrations in the prefill; the JSON
+records it as ``task_recipe``), TWIST's teacher and Dreamer w/ DR alike.
+
 Every evaluation runs ``--trials`` episodes with the policy's mode and reports ``info["success"]`` at the last
 step (the paper: 20 trials per seed); for scale, the same trials of the scripted state controller, a random and a
 zero action. Output: ``benchmarks/results/franka_twist.json`` (with the tasks' ``REWARD_VERSION``; the runs made
@@ -218,10 +222,14 @@ def summarise(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         commit = subprocess.check_output(["git", "rev-parse", "HEAD"], text=True).strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
+    from dataclasses import asdict
+
+    from twist_agents.runner.recipes import recipe_for
     from twist_envs.franka.tasks import REWARD_VERSION
 
     return {
         "reward_version": REWARD_VERSION,
+        "task_recipe": {task: asdict(recipe_for(f"TWIST/{TASKS[task]}-Sim-v0")) for task in args.tasks},
         "command": "benchmarks/franka_twist.py "
         + " ".join(
             f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ','.join(map(str, v))}"

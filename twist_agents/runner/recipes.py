@@ -7,14 +7,17 @@ mode (``benchmarks/franka_teacher_probe.py``):
 
 - **Standardised state** (:attr:`~twist_agents.dreamer.config.WorldModelConfig.standardize_vectors`). The state
   mixes joint velocities of order 1 with a cube position that moves by centimetres (0.0x in metres); under
-  DreamerV3's symlog alone the cube's share of the reconstruction loss is ~1e-4 and the world model does not
-  track it: on the scripted controller's pushes the filtered cube position is 9.7-11.2 cm off.
+  DreamerV3's symlog alone an error of centimetres in the cube's position costs ~1e-4 in the reconstruction
+  loss and the world model does not track it: on the scripted controller's pushes the filtered cube position is
+  9.7-11.2 cm off.
 - **Demonstrations in the prefill** (:attr:`~twist_agents.training.loop.LoopConfig.prefill_expert`; not in the
   paper): a 4500-step prefill, half of its episodes driven by the env's scripted controller plus N(0, 0.3) action
   noise. Random exploration almost never moves the cube, so without them the model has no push to learn from.
 
 Either alone scores 0/20 on both seeds (the cube ends -2.8 to 0.0 cm closer to the goal); together 1/20 and 8/20
-(2.7 and 8.6 cm), the cube tracked within 1.8-2.1 cm. The recipe applies to every Dreamer variant and to TWIST's
+(2.7 and 8.6 cm), the cube tracked within 1.8-2.1 cm, and the same runs resumed to 50 minutes (204k env steps)
+10/20 and 13/20 (11 cm), still improving. On ``TWIST/BlockLift-Sim-v0`` (25 minutes): 0/20 and 5/20 with
+the recipe, 0/20 on both seeds without. The recipe applies to every Dreamer variant and to TWIST's
 teacher alike, so that ``twist compare`` stays a like-for-like comparison; the run's ``config.json`` records the
 settings it trained with. ``TrainRequest(task_recipe=False)`` (``--no-task-recipe``) trains with the preset alone.
 Asymmetric SAC trains with its own loop and gets neither.
