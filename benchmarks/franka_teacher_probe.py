@@ -157,31 +157,34 @@ def score(agent: Any, env_id: str, task: str, trials: int = 20) -> dict[str, flo
         f"{task}_{'progress' if task == 'push' else 'height'}_cm": round(100 * float(np.mean(progress)), 2),
         "closest_approach_cm": round(100 * float(np.mean(closest)), 2),
         **model_fit(agent, episodes),
-        **{f"{k}_scripted": v for k, v in model_fit(agent, scripted_episodes(env_id, 5)).items()},
+        **{f"{k}_scripted": v for k, v in model_fit(agent, [ep[:2] for ep in scripted_episodes(env_id, 5)]).items()},
     }
 
 
-def scripted_episodes(env_id: str, n: int) -> list[tuple[Any, Any]]:
-    """``n`` episodes of the env's scripted controller (reset seeds ``EVAL_SEED``...), as :func:`model_fit` reads
-    them: the cube moves in these, so the model's predictions of them measure whether it learned what a push (or
-    a grasp) does, which the policy's own episodes, where the cube stays put, cannot."""
+def scripted_episodes(env_id: str, n: int, policy: str = "scripted") -> list[tuple[Any, Any, float]]:
+    """``n`` episodes of the env's scripted controller (or, ``policy="zero"``, of a zero action) on the scoring
+    trials (reset seeds ``EVAL_SEED``..., state, train-split physics): ``(states, actions, return)`` each, with
+    states and actions as :func:`model_fit` reads them. The cube moves in the scripted ones, so the model's
+    predictions of them measure whether it learned what a push (or a grasp) does, which the policy's own episodes,
+    where the cube stays put, cannot."""
     import numpy as np
 
     from twist_agents.training.evaluate import make_eval_env
 
     env = make_eval_env(env_id, ("state",), split="train")
+    zero = np.zeros(env.action_space.shape, np.float32)
     episodes = []
     try:
         for i in range(n):
             obs, _ = env.reset(seed=EVAL_SEED + i)
-            states, actions, done = [obs["state"]], [np.zeros(env.action_space.shape, np.float32)], False
+            states, actions, total, done = [obs["state"]], [zero], 0.0, False
             while not done:
-                action = env.unwrapped.expert_action()
-                obs, _, terminated, truncated, _ = env.step(action)
+                action = np.asarray(env.unwrapped.expert_action() if policy == "scripted" else zero, np.float32)
+                obs, reward, terminated, truncated, _ = env.step(action)
                 states.append(obs["state"])
-                actions.append(np.asarray(action, np.float32))
-                done = terminated or truncated
-            episodes.append((np.stack(states), np.stack(actions)))
+                actions.append(action)
+                total, done = total + float(reward), terminated or truncated
+            episodes.append((np.stack(states), np.stack(actions), total))
     finally:
         env.close()
     return episodes
@@ -237,30 +240,14 @@ def model_fit(agent: Any, episodes: list[tuple[Any, Any]], horizon: int = 15) ->
 
 
 def reference_returns(env_id: str, trials: int = 20) -> dict[str, float]:
-    """Mean return of the env's scripted controller and of a zero action on the scoring trials (reset seeds
-    ``EVAL_SEED``..., state, train-split physics), under the current reward."""
+    """Mean return of the env's scripted controller and of a zero action on the scoring trials, under the current
+    reward."""
     import numpy as np
 
-    from twist_agents.training.evaluate import make_eval_env
-
-    env = make_eval_env(env_id, ("state",), split="train")
-    out = {}
-    try:
-        for name in ("scripted", "zero"):
-            totals = []
-            for i in range(trials):
-                env.reset(seed=EVAL_SEED + i)
-                total, done = 0.0, False
-                while not done:
-                    zero = np.zeros(env.action_space.shape, np.float32)
-                    action = env.unwrapped.expert_action() if name == "scripted" else zero
-                    _, reward, terminated, truncated, _ = env.step(action)
-                    total, done = total + float(reward), terminated or truncated
-                totals.append(total)
-            out[name] = round(float(np.mean(totals)), 1)
-    finally:
-        env.close()
-    return out
+    return {
+        name: round(float(np.mean([ep[2] for ep in scripted_episodes(env_id, trials, name)])), 1)
+        for name in ("scripted", "zero")
+    }
 
 
 def plot_curves(
