@@ -23,6 +23,11 @@ Variants (``--variant``):
 * ``size256``: a teacher sized for the 34-dim manipulation state instead of the cartpole-sized ``cpu`` nets:
   256-unit RSSM (16 x 16 latents), 2 x 256 encoder/decoder/reward MLPs, 256-unit actor and critic.
 
+* ``reflex``: the training env ends an episode when the contact force on the robot exceeds the real arm's reflex
+  threshold (``contact_force_limit=REFLEX_FORCE_N``, 30 N), as the real env's session stops there. The TWIST
+  teachers trained without it press the block into the table: seed 1 of ``franka_twist.py`` succeeds in 15/20
+  trials but crosses 30 N in 15/20, and only 4/20 succeed without crossing it.
+
 Variants combine with ``+`` (``--variant standardize+demo-prefill``: both sets of overrides).
 
 Each run adds (or replaces) its entry in ``benchmarks/results/franka_teacher_probe.json`` under
@@ -54,7 +59,7 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results" / "franka_teacher_probe.json"
 EVAL_SEED = 50_000
 """First reset seed of the 20 trials, as in ``franka_twist.py``."""
-VARIANTS = ("plain", "ratio512", "demo-prefill", "size256", "standardize")
+VARIANTS = ("plain", "ratio512", "demo-prefill", "size256", "standardize", "reflex")
 
 
 def variant_settings(variant: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -68,6 +73,13 @@ def variant_settings(variant: str) -> tuple[dict[str, Any], dict[str, Any] | Non
         for section, fields in (part_agent or {}).items():
             agent.setdefault(section, {}).update(fields)
     return loop, agent or None
+
+
+def variant_env_kwargs(variant: str) -> dict[str, Any]:
+    """The training env's keywords of ``variant`` beyond ``obs_mode`` and ``randomization``."""
+    from twist_envs.franka.scene import REFLEX_FORCE_N
+
+    return {"contact_force_limit": REFLEX_FORCE_N} if "reflex" in variant.split("+") else {}
 
 
 def _one_variant(variant: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -93,6 +105,8 @@ def _one_variant(variant: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         }
     if variant == "standardize":
         return {}, {"world_model": {"standardize_vectors": True}}
+    if variant == "reflex":
+        return {}, None  # an env setting: variant_env_kwargs
     raise SystemExit(f"franka_teacher_probe.py: unknown variant {variant!r}; choose one of {VARIANTS}")
 
 
@@ -118,19 +132,22 @@ def score(agent: Any, env_id: str, task: str, trials: int = 20) -> dict[str, flo
     initial minus the final cube-goal distance), for lift how high the cube ends (``lift_height_cm``); and how close
     the tool tip ever gets to the cube's centre (``closest_approach_cm``). And how well the world model tracks and
     predicts the cube and the tool tip (:func:`model_fit`), on these episodes and on 5 of the scripted
-    controller's (keys ending ``_scripted``, where the cube moves).
+    controller's (keys ending ``_scripted``, where the cube moves). The scoring env has no contact-force limit; the
+    episodes whose contact force on the robot crossed the real arm's reflex threshold are counted
+    (``over_reflex_20``), and ``success_20_under_reflex`` counts a success only if it did not cross it.
     """
     import numpy as np
 
     from twist_agents.training.evaluate import make_eval_env
+    from twist_envs.franka.scene import REFLEX_FORCE_N
 
     env = make_eval_env(env_id, ("state",), split="train")
-    successes, returns, progress, closest, episodes = [], [], [], [], []
+    successes, returns, progress, closest, episodes, peak_force = [], [], [], [], [], []
     try:
         for i in range(trials):
             obs, info = env.reset(seed=EVAL_SEED + i)
             start, goal = info["block_pos"].copy(), info["goal_pos"]
-            state, total, near, done = None, 0.0, np.inf, False
+            state, total, near, force, done = None, 0.0, np.inf, 0.0, False
             states, actions = [obs["state"]], [np.zeros(env.action_space.shape, np.float32)]
             while not done:
                 action, state = agent.act({"state": obs["state"]}, state, False)
@@ -139,6 +156,7 @@ def score(agent: Any, env_id: str, task: str, trials: int = 20) -> dict[str, flo
                 actions.append(agent.normalize_action(action))
                 total += float(reward)
                 near = min(near, float(np.linalg.norm(info["ee_pos"] - info["block_pos"])))
+                force = max(force, float(info["contact_force"]))
                 done = terminated or truncated
             end = info["block_pos"]
             if task == "push":
@@ -148,12 +166,17 @@ def score(agent: Any, env_id: str, task: str, trials: int = 20) -> dict[str, flo
             successes.append(float(info["success"]))
             returns.append(total)
             closest.append(near)
+            peak_force.append(force)
             episodes.append((np.stack(states), np.stack(actions)))
     finally:
         env.close()
     return {
         "success_20": float(np.mean(successes)),
         "mean_return_20": float(np.mean(returns)),
+        "over_reflex_20": int(sum(f > REFLEX_FORCE_N for f in peak_force)),
+        "success_20_under_reflex": float(
+            np.mean([s and f <= REFLEX_FORCE_N for s, f in zip(successes, peak_force, strict=True)])
+        ),
         f"{task}_{'progress' if task == 'push' else 'height'}_cm": round(100 * float(np.mean(progress)), 2),
         "closest_approach_cm": round(100 * float(np.mean(closest)), 2),
         **model_fit(agent, episodes),
@@ -347,7 +370,7 @@ def main() -> None:
         seed=a.seed,
         run_dir=run,
         resume=run.exists(),
-        env_kwargs={"obs_mode": "state", "randomization": "train"},
+        env_kwargs={"obs_mode": "state", "randomization": "train", **variant_env_kwargs(a.variant)},
         loop_overrides={**loop_overrides, "budget_s": a.budget_minutes * 60, "steps": 10**8, "progress": False},
         agent_overrides=agent_overrides,
     )
@@ -361,6 +384,7 @@ def main() -> None:
         "reward_version": REWARD_VERSION,
         "loop_overrides": loop_overrides,
         "agent_overrides": json.loads(json.dumps(agent_overrides, default=lambda o: o.__dict__)),
+        "env_kwargs": variant_env_kwargs(a.variant),
         "env_steps": summary["env_steps"],
         "train_s": summary["train_s"],
         **scores,

@@ -15,7 +15,12 @@ Stages, each resumable (run the same command again after a kill):
 3. **deployment**: the student through ``TWIST/Block*-Real-v0`` with the sim twins (``robot=sim,camera=sim``),
    i.e. ``twist eval RUN --env TWIST/BlockPush-Real-v0 --env-kwargs robot=sim,camera=sim``: the real env's
    safety layer, reset procedure, success judgement and episode log, with its camera pose and brightness
-   randomisation on.
+   randomisation on. When the safety layer stops a session (a collision reflex recurring right after its
+   recovery), that trial counts as failed and a new session runs the rest, as an operator would at the robot.
+
+The teacher's evaluation also records each episode's peak contact force on the robot (``info["contact_force"]``):
+the sim env lets a policy press the block into the table, the arm's reflex stops above 30 N
+(``REFLEX_FORCE_N``), so ``teacher_state_over_reflex`` counts the sim successes no real arm would allow.
 
 Training goes through the runner, so every run gets the block tasks' recipe on top of the preset
 (:mod:`twist_agents.runner.recipes`: standardised state in the world model, demonstrations in the prefill; the JSON
@@ -64,46 +69,103 @@ def _cached(path: Path, make: Any) -> dict[str, Any]:
     return value
 
 
+def _recording_peak_force(env: Any) -> Any:
+    """``env`` (a Franka sim env) wrapped to keep each episode's largest ``info["contact_force"]`` (N) in
+    ``.peaks``."""
+    import gymnasium as gym
+
+    class PeakContactForce(gym.Wrapper):
+        def __init__(self, env: Any) -> None:
+            super().__init__(env)
+            self.peaks: list[float] = []
+
+        def reset(self, **kwargs: Any) -> Any:
+            self.peaks.append(0.0)
+            return self.env.reset(**kwargs)
+
+        def step(self, action: Any) -> Any:
+            out = self.env.step(action)
+            self.peaks[-1] = max(self.peaks[-1], float(out[4].get("contact_force", 0.0)))
+            return out
+
+    return PeakContactForce(env)
+
+
 def _teacher_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any]:
-    """The twist run's teacher, on state in the sim with the training split's physics randomisation."""
+    """The twist run's teacher, on state in the sim with the training split's physics randomisation.
+
+    Beside success it keeps each episode's peak contact force on the robot: the sim env lets a policy press the
+    block into the table, the real arm's collision reflex does not: ``over_reflex`` counts the episodes that crossed
+    its threshold (``REFLEX_FORCE_N``, 30 N), each of which would have stopped the arm at the robot."""
     from twist_agents.runner.runs import load_run_agent
     from twist_agents.training.evaluate import evaluate, make_eval_env
+    from twist_envs.franka.scene import REFLEX_FORCE_N
 
     def make() -> dict[str, Any]:
         agent, _ = load_run_agent(run_dir)
-        env = make_eval_env(env_id, ("state",), split="train")
+        env = _recording_peak_force(make_eval_env(env_id, ("state",), split="train"))
         try:
             res = evaluate(agent.teacher, env, ("state",), episodes=trials, seed=EVAL_SEED, progress=False)
         finally:
             env.close()
-        return {"success": list(res.successes), "returns": list(res.returns)}
+        return {
+            "success": list(res.successes),
+            "returns": list(res.returns),
+            "peak_contact_force_n": [round(f, 1) for f in env.peaks],
+            "over_reflex": sum(f > REFLEX_FORCE_N for f in env.peaks),
+        }
 
     return _cached(run_dir / "eval" / "franka_twist_teacher_state.json", make)
 
 
 def _real_path_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any]:
-    """The student through the real env with the sim twins (the deployment path of ``twist eval --env``)."""
+    """The student through the real env with the sim twins (the deployment path of ``twist eval --env``).
+
+    When the safety layer ends a session (a collision reflex that recurs right after its recovery), the episode
+    it ended counts as a failed trial, as it would at the robot, and a new session (homing again) runs the
+    remaining trials: ``trials`` episodes are always judged. ``aborted`` lists the trials that ended that way
+    and why; each session's episode log stays in ``eval/TWIST_Block*-Real-v0/``."""
+    from twist_agents.errors import UserError
     from twist_agents.runner.runs import eval_run
 
     real_id = env_id.replace("-Sim-", "-Real-")
+    sessions_root = run_dir / "eval" / real_id.replace("/", "_")
 
     def make() -> dict[str, Any]:
-        from twist_agents.errors import UserError
-
-        try:
-            res = eval_run(
-                run_dir,
-                split=None,
-                episodes=trials,
-                seed=EVAL_SEED,
-                video_episodes=1,
-                progress=False,
-                env_id=real_id,
-                env_kwargs="robot=sim,camera=sim",
-            )
-        except UserError as e:  # the safety layer ended the session, as it would at the robot: a result, not a crash
-            return {"env_id": real_id, "success": [], "returns": [], "aborted": str(e)}
-        return {"env_id": real_id, "success": list(res.successes), "returns": list(res.returns)}
+        success: list[float] = []
+        returns: list[float] = []
+        aborted: list[dict[str, Any]] = []
+        while len(success) < trials:
+            before = set(sessions_root.glob("*")) if sessions_root.exists() else set()
+            first = len(success)
+            try:
+                res = eval_run(
+                    run_dir,
+                    split=None,
+                    episodes=trials - first,
+                    seed=EVAL_SEED + first,
+                    video_episodes=1 if first == 0 else 0,
+                    progress=False,
+                    env_id=real_id,
+                    env_kwargs="robot=sim,camera=sim",
+                )
+            except UserError as e:  # the safety layer ended the session: read what its episode log kept
+                (session,) = set(sessions_root.glob("*")) - before
+                for row in map(json.loads, (session / "episodes.jsonl").read_text().splitlines()):
+                    done = row["status"] == "done"
+                    success.append(float(bool(row["success"])) if done else 0.0)
+                    returns.append(float(row["return"]))
+                    if not done:
+                        aborted.append({"trial": len(success) - 1, "step": row["steps"], "reason": str(e)})
+                        break
+                if len(success) == first:  # ended before its first episode was logged: still a failed trial
+                    success.append(0.0)
+                    returns.append(0.0)
+                    aborted.append({"trial": first, "step": 0, "reason": str(e)})
+                continue
+            success += list(res.successes)
+            returns += list(res.returns)
+        return {"env_id": real_id, "success": success, "returns": returns, "aborted": aborted}
 
     return _cached(run_dir / "eval" / "franka_twist_real_sim.json", make)
 
@@ -172,7 +234,10 @@ def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> d
                     teacher_state=_rate(teacher["success"]),
                     student_heldout=heldout("twist", env_id, seed),
                     student_real_sim=_rate(real["success"]),
-                    real_sim_aborted=real.get("aborted"),
+                    real_sim_aborted_trials=len(real["aborted"]),
+                    real_sim_aborts=real["aborted"],
+                    teacher_state_over_reflex=teacher["over_reflex"],
+                    teacher_state_peak_contact_force_n=teacher["peak_contact_force_n"],
                     twist_training=cfg.get("training", {}),
                     twist_train_s=cfg.get("train_s"),
                     wall_s={"teacher_eval": teacher["wall_s"], "real_path_eval": real["wall_s"]},

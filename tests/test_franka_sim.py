@@ -308,3 +308,26 @@ def test_loop_prefill_with_the_expert_stores_demonstrations_and_needs_an_expert(
     finally:
         cartpole.close()
     assert not (tmp_path / "cartpole").exists() and not (tmp_path / "bad").exists()
+
+
+def test_contact_force_is_reported_and_a_limit_ends_the_episode_like_the_arms_reflex() -> None:
+    """Pressing the peg down onto the block: the sim reports the force the real arm's reflex would react to, and
+    ``contact_force_limit`` turns that into the end of the episode (off by default: the paper's task)."""
+    forces = {}
+    for limit in (None, 30.0):
+        env = gym.make(IDS["push"], obs_mode="state", randomization="none", contact_force_limit=limit)
+        _, info = env.reset(seed=0)
+        physics = env.unwrapped.physics
+        assert info["contact_force"] == pytest.approx(0.0, abs=1.0)  # nothing touches the arm at home
+        physics.place(physics.ee_pos()[:2], info["goal_pos"][:2])  # the block right under the peg
+        seen, terminated = [], False
+        while not terminated and len(seen) < 20:
+            _, _, terminated, truncated, info = env.step(np.array([0.0, 0.0, -1.0], np.float32))
+            seen.append(info["contact_force"])
+            assert info["reflex"] == terminated and not truncated
+        forces[limit] = seen
+        env.close()
+    assert len(forces[None]) == 20 and max(forces[None]) > 100  # no limit: the sim lets it press on
+    assert len(forces[30.0]) < 20 and forces[30.0][-1] > 30 and max(forces[30.0][:-1]) <= 30
+    with pytest.raises(ValueError, match="contact_force_limit"):
+        FrankaSimEnv(contact_force_limit=-1.0)

@@ -102,6 +102,10 @@ class FrankaSimEnv(RandomizedMujocoEnv):
         workspace: box the tool tip is kept in.
         texture_source: ``None`` (procedural families), a folder of images/videos, or a ``TextureSource``.
         terms: randomisation terms (default :func:`franka_terms`).
+        contact_force_limit: ``None`` (default) or a force in N: a step that leaves more contact force than this on
+            the robot ends the episode (``terminated``, ``info["reflex"]``), as a real Franka's collision reflex
+            stops the arm (the real env's sim twin: 30 N). The sim otherwise lets a policy press the block into
+            the table, which no real arm tolerates. Off by default, so the paper's task is unchanged.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
@@ -118,9 +122,18 @@ class FrankaSimEnv(RandomizedMujocoEnv):
         workspace: Workspace = DEFAULT_WORKSPACE,
         texture_source: TextureSource | str | None = None,
         terms: Sequence[Term] | None = None,
+        contact_force_limit: float | None = None,
     ) -> None:
         if task not in ("push", "lift"):
             raise ValueError(f"FrankaSimEnv: task must be 'push' or 'lift', got {task!r}")
+        if contact_force_limit is not None and not (
+            isinstance(contact_force_limit, int | float) and 0 < contact_force_limit < float("inf")
+        ):
+            raise ValueError(
+                f"FrankaSimEnv: contact_force_limit must be None or a force > 0 in N (the real arm: 30), "
+                f"got {contact_force_limit!r}"
+            )
+        self.contact_force_limit = None if contact_force_limit is None else float(contact_force_limit)
         self._check_observation_args(obs_mode, randomization, image_size)
         if camera is not None and not isinstance(camera, CameraPose):
             raise ValueError(f"FrankaSimEnv: camera must be a CameraPose or None, got {type(camera).__name__}")
@@ -186,6 +199,8 @@ class FrankaSimEnv(RandomizedMujocoEnv):
             "block_pos": r.block_pos,
             "goal_pos": r.goal_pos,
             "gripper_width": r.gripper_width,
+            # Not part of the task; what the real arm's collision reflex would see (N, see robot_contact_force).
+            "contact_force": self.physics.robot_contact_force(),
         }
 
     # -- Gymnasium API ------------------------------------------------------------------------------------
@@ -203,7 +218,9 @@ class FrankaSimEnv(RandomizedMujocoEnv):
         return self._observation(), self._info(self.readout())
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        """Moves the tool tip by the scaled action (<= 2 cm per axis); never terminates early.
+        """Moves the tool tip by the scaled action (<= 2 cm per axis); ends early only on a reflex.
+
+        With ``contact_force_limit`` set, a step whose contact force on the robot exceeds it terminates.
 
         Raises:
             ValueError: the action has the wrong shape or contains NaN/inf (nothing moves).
@@ -212,8 +229,12 @@ class FrankaSimEnv(RandomizedMujocoEnv):
         self.physics.move_ee(delta, gripper)
         self.randomizer.on_step(self.mujoco_scene, self._dr_rng)
         r = self.readout()
-        # Success is judged at the end of the episode (paper); the TimeLimit wrapper ends it after 150 steps.
-        return self._observation(), self.task.reward(r), False, False, self._info(r)
+        info = self._info(r)
+        # Success is judged at the end of the episode (paper); the TimeLimit wrapper ends it after 150 steps,
+        # unless a collision reflex (contact_force_limit) ends it first.
+        reflex = self.contact_force_limit is not None and info["contact_force"] > self.contact_force_limit
+        info["reflex"] = reflex
+        return self._observation(), self.task.reward(r), reflex, False, info
 
     def close(self) -> None:
         """Frees the GL contexts."""

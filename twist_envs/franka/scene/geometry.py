@@ -93,6 +93,9 @@ DEFAULT_WORKSPACE = Workspace(
     high=(0.70, 0.25, TABLE_HEIGHT + 0.30),
 )
 """Above the table in front of the robot: the tool tip never goes lower than 1 cm above the tabletop."""
+REFLEX_FORCE_N = 30.0
+"""Contact force (N) on the arm above which its collision reflex stops it: the default of the real env's arm
+backends (franky, the sim twin); the sim env can end an episode there too (``contact_force_limit``)."""
 
 HOME_EE = np.array([0.45, 0.0, TABLE_HEIGHT + 0.20])
 """Tool-tip position after ``home()``."""

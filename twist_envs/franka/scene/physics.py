@@ -71,6 +71,10 @@ class FrankaPhysics:
         self._block_qpos = m.joint("block_joint").qposadr[0]
         self._block_qvel = m.joint("block_joint").dofadr[0]
         self._goal_mocap = m.body("goal").mocapid[0]
+        base = m.body("robot_base").id
+        robot_bodies = {b for b in range(m.nbody) if _is_descendant(m.body_parentid, b, base)}
+        self._robot_geom = np.array([m.geom_bodyid[g] in robot_bodies for g in range(m.ngeom)])  # (ngeom,) bool
+        self._force = np.zeros(6)
         self._ik = DifferentialIK(m, EE_SITE, list(ARM_JOINTS), ik)
         self.renderers = Renderers(self.model)
         self._q_home, self._ee_mat = self._solve_home()
@@ -162,6 +166,23 @@ class FrankaPhysics:
         """Arm joint velocities (7,)."""
         return self.data.qvel[self._arm_qvel].copy()
 
+    def robot_contact_force(self) -> float:
+        """Total normal contact force (N) on the robot's geoms right now.
+
+        What a real Franka's Cartesian collision reflex reacts to (the real env's arm backends stop it above
+        :data:`~twist_envs.franka.scene.geometry.REFLEX_FORCE_N`). The sim env reports it as
+        ``info["contact_force"]``, so a policy that succeeds only by pressing the block into the table shows up
+        before it reaches an arm.
+        """
+        m, d = self.model, self.data
+        total = 0.0
+        for i in range(d.ncon):
+            c = d.contact[i]
+            if self._robot_geom[c.geom1] or self._robot_geom[c.geom2]:
+                mujoco.mj_contactForce(m, d, i, self._force)
+                total += abs(self._force[0])
+        return total
+
     # ---------------------------------------------------------------- control
     def move_ee(self, delta_xyz: np.ndarray, gripper: float | None = None) -> None:
         """One control step: move the tool tip by ``delta_xyz`` (metres), clipped into the workspace.
@@ -204,3 +225,12 @@ class FrankaPhysics:
     def close(self) -> None:
         """Frees the renderers' GL contexts."""
         self.renderers.close()
+
+
+def _is_descendant(parent: np.ndarray, body: int, ancestor: int) -> bool:
+    """Whether ``body`` is ``ancestor`` or lies below it in the kinematic tree (``parent``: ``body_parentid``)."""
+    while body != 0:
+        if body == ancestor:
+            return True
+        body = int(parent[body])
+    return ancestor == 0

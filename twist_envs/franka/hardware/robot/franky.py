@@ -22,7 +22,7 @@ from twist_envs.franka.hardware.robot.base import (
     GuardedRobot,
     probe_tcp,
 )
-from twist_envs.franka.scene.geometry import DEFAULT_WORKSPACE, HOME_EE, Workspace
+from twist_envs.franka.scene.geometry import DEFAULT_WORKSPACE, HOME_EE, REFLEX_FORCE_N, Workspace
 from twist_envs.franka.tasks import GRIPPER_MAX_WIDTH
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class FrankyRobot(GuardedRobot):
         tcp_offset_m: float | None = None,
         gripper_speed: float = 0.05,
         grasp_force: float = 20.0,
-        force_threshold: float = 30.0,
+        force_threshold: float = REFLEX_FORCE_N,
         torque_threshold: float = 20.0,
     ):
         super().__init__(f"robot at {ip}", workspace, max_step_m, has_gripper)

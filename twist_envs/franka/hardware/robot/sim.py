@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twist_envs.franka.hardware.robot.base import GuardedRobot
-from twist_envs.franka.scene.geometry import Workspace
+from twist_envs.franka.scene.geometry import REFLEX_FORCE_N, Workspace
 from twist_envs.franka.tasks import GRIPPER_MAX_WIDTH
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class SimRobot(GuardedRobot):
         physics: FrankaPhysics,
         workspace: Workspace | None = None,
         max_step_m: float = 0.02,
-        force_threshold: float = 30.0,
+        force_threshold: float = REFLEX_FORCE_N,
     ):
         super().__init__("sim robot", workspace or physics.workspace, max_step_m, physics.task == "lift")
         self.physics = physics
@@ -45,24 +45,10 @@ class SimRobot(GuardedRobot):
         self.fault: str | None = None
         self.stop_count = 0
         self.recover_count = 0
-        m = physics.model
-        base = m.body("robot_base").id
-        robot_bodies = {b for b in range(m.nbody) if _is_descendant(m.body_parentid, b, base)}
-        self._robot_geom = np.array([m.geom_bodyid[g] in robot_bodies for g in range(m.ngeom)])
-        self._force = np.zeros(6)
 
     def contact_force(self) -> float:
         """Total normal contact force (N) on the robot's geoms right now."""
-        import mujoco
-
-        m, d = self.physics.model, self.physics.data
-        total = 0.0
-        for i in range(d.ncon):
-            c = d.contact[i]
-            if self._robot_geom[c.geom1] or self._robot_geom[c.geom2]:
-                mujoco.mj_contactForce(m, d, i, self._force)
-                total += abs(self._force[0])
-        return total
+        return self.physics.robot_contact_force()
 
     def ee_pos(self) -> np.ndarray:
         """End-effector position (3,) from the scene."""
@@ -100,11 +86,3 @@ class SimRobot(GuardedRobot):
         self.recover_count += 1
         self.fault = None
         return True
-
-
-def _is_descendant(parent: np.ndarray, body: int, ancestor: int) -> bool:
-    while body != 0:
-        if body == ancestor:
-            return True
-        body = int(parent[body])
-    return ancestor == 0
