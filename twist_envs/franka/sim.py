@@ -25,7 +25,7 @@ Example:
     ((34,), (64, 64, 3), (3,))
     >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     >>> sorted(info)
-    ['block_pos', 'ee_pos', 'goal_pos', 'gripper_width', 'success']
+    ['block_pos', 'contact_force', 'ee_pos', 'goal_pos', 'gripper_width', 'reflex', 'success']
     >>> env.close()
 """
 
@@ -201,6 +201,7 @@ class FrankaSimEnv(RandomizedMujocoEnv):
             "gripper_width": r.gripper_width,
             # Not part of the task; what the real arm's collision reflex would see (N, see robot_contact_force).
             "contact_force": self.physics.robot_contact_force(),
+            "reflex": False,  # step() sets it when contact_force_limit ends the episode
         }
 
     # -- Gymnasium API ------------------------------------------------------------------------------------
