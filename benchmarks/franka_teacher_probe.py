@@ -22,7 +22,6 @@ Variants (``--variant``):
   has R^2 -0.3 (the goal's x 0.93, joint velocities > 0.99).
 * ``size256``: a teacher sized for the 34-dim manipulation state instead of the cartpole-sized ``cpu`` nets:
   256-unit RSSM (16 x 16 latents), 2 x 256 encoder/decoder/reward MLPs, 256-unit actor and critic.
-
 * ``reflex``: the training env ends an episode when the contact force on the robot exceeds the real arm's reflex
   threshold (``contact_force_limit=REFLEX_FORCE_N``, 30 N), as the real env's session stops there. The TWIST
   teachers trained without it press the block into the table: seed 1 of ``franka_twist.py`` succeeds in 15/20

@@ -329,5 +329,6 @@ def test_contact_force_is_reported_and_a_limit_ends_the_episode_like_the_arms_re
         env.close()
     assert len(forces[None]) == 20 and max(forces[None]) > 100  # no limit: the sim lets it press on
     assert len(forces[30.0]) < 20 and forces[30.0][-1] > 30 and max(forces[30.0][:-1]) <= 30
-    with pytest.raises(ValueError, match="contact_force_limit"):
-        FrankaSimEnv(contact_force_limit=-1.0)
+    for bad in (-1.0, 0, float("nan"), True, "30"):
+        with pytest.raises(ValueError, match="contact_force_limit"):
+            FrankaSimEnv(contact_force_limit=bad)

@@ -126,8 +126,10 @@ class FrankaSimEnv(RandomizedMujocoEnv):
     ) -> None:
         if task not in ("push", "lift"):
             raise ValueError(f"FrankaSimEnv: task must be 'push' or 'lift', got {task!r}")
-        if contact_force_limit is not None and not (
-            isinstance(contact_force_limit, int | float) and 0 < contact_force_limit < float("inf")
+        if contact_force_limit is not None and (
+            isinstance(contact_force_limit, bool)
+            or not isinstance(contact_force_limit, int | float)
+            or not 0 < contact_force_limit < float("inf")
         ):
             raise ValueError(
                 f"FrankaSimEnv: contact_force_limit must be None or a force > 0 in N (the real arm: 30), "
