@@ -18,18 +18,27 @@ Stages, each resumable (run the same command again after a kill):
    randomisation on. When the safety layer stops a session (a collision reflex recurring right after its
    recovery), that trial counts as failed and a new session runs the rest, as an operator would at the robot.
 
+4. **read-out**: where the student's latent says the cube and the tool tip are, beside the teacher's
+   (:func:`_student_readout`: both filters side by side, read by the teacher's state decoder; xy error in cm on
+   episodes of the scripted controller and of the student, held-out and training appearances). A student that
+   fails although its teacher succeeds either misreads the scene (a large error here) or acts badly on a good
+   reading.
+
 The teacher's evaluation also records each episode's peak contact force on the robot (``info["contact_force"]``):
 the sim env lets a policy press the block into the table, the arm's reflex stops above 30 N
 (``REFLEX_FORCE_N``), so ``teacher_state_over_reflex`` counts the sim successes no real arm would allow.
 
 Training goes through the runner, so every run gets the block tasks' recipe on top of the preset
-(:mod:`twist_agents.runner.recipes`: standardised state in the world model, demonstrations in the prefill; the JSON
-records it as ``task_recipe``), TWIST's teacher and Dreamer w/ DR alike.
+(:mod:`twist_agents.runner.recipes`: standardised state in the world model, demonstrations in the prefill, the arm's
+30 N reflex in the training env; the JSON records it as ``task_recipe``), TWIST's teacher and Dreamer w/ DR alike.
+The default runs directory carries the reward version and a tag of the recipe (:func:`recipe_tag`), so runs made
+under another reward or recipe are never resumed.
 
 Every evaluation runs ``--trials`` episodes with the policy's mode and reports ``info["success"]`` at the last
 step (the paper: 20 trials per seed); for scale, the same trials of the scripted state controller, a random and a
 zero action. Output: ``benchmarks/results/franka_twist.json`` (with the tasks' ``REWARD_VERSION``; the runs made
-under reward ``v1`` are kept in ``franka_twist_reward_v1.json``): per task and seed the
+under reward ``v1`` are kept in ``franka_twist_reward_v1.json``, those of the recipe without the reflex in
+``franka_twist_no_reflex.json``): per task and seed the
 four success rates, each stage's wall clock and env steps, per task the means against the issue's targets, and
 every run's training-return curve (TWIST: its teacher's); ``franka_twist_curves.png`` plots those curves.
 """
@@ -37,6 +46,7 @@ every run's training-return curve (TWIST: its teacher's); ``franka_twist_curves.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -170,6 +180,64 @@ def _real_path_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any
     return _cached(run_dir / "eval" / "franka_twist_real_sim.json", make)
 
 
+READOUT_EPISODES = 5
+"""Episodes per driver of the student's read-out measurement (:func:`_student_readout`)."""
+
+
+def _student_readout(run_dir: Path, env_id: str) -> dict[str, Any]:
+    """Where the student thinks the cube and the tool tip are, beside where the teacher thinks they are.
+
+    Both filters run side by side (:func:`~twist_agents.twist.diagnostics.latent_error_trace` with ``decode=True``)
+    on held-out appearances (``test``) and on the training distribution (``train``): the teacher's state decoder
+    reads the teacher's latent and the student's (the student is distilled into the teacher's latent space), and
+    the xy root-mean-square error against the true positions, in cm, is each filter's perception error. Two kinds
+    of episodes, :data:`READOUT_EPISODES` each: driven by the env's scripted controller (the cube moves, as in a
+    push that succeeds) and by the student (deployment). ``*_spread_cm`` is the error of always answering the
+    mean position: an error that large reads nothing."""
+    from twist_agents.runner.runs import load_run_agent
+    from twist_agents.training.envs import make_env
+    from twist_agents.twist.diagnostics import latent_error_trace
+    from twist_envs.franka.sim import STATE_LAYOUT
+
+    at, index = 0, {}
+    for name, n in STATE_LAYOUT:
+        index[name] = slice(at, at + 2)  # x and y
+        at += n
+
+    def cell(traces: list[dict[str, np.ndarray]]) -> dict[str, float]:
+        true = np.concatenate([t["true"] for t in traces])  # (N, D)
+        out = {}
+        for part, key in (("cube", "block_pos"), ("tip", "ee_pos")):
+            for reader in ("teacher", "student"):
+                err = np.concatenate([t[reader] for t in traces])[:, index[key]] - true[:, index[key]]  # (N, 2)
+                out[f"{part}_xy_error_cm_{reader}"] = round(100 * float(np.sqrt((err**2).sum(1).mean())), 2)
+            # What always answering the mean position would score: an error this size reads nothing.
+            moved = true[:, index[key]] - true[:, index[key]].mean(0)
+            out[f"{part}_xy_spread_cm"] = round(100 * float(np.sqrt((moved**2).sum(1).mean())), 2)
+        return out
+
+    def make() -> dict[str, Any]:
+        agent, _ = load_run_agent(run_dir)
+        out: dict[str, Any] = {"episodes": READOUT_EPISODES}
+        for split in ("test", "train"):
+            env = make_env(env_id, EVAL_SEED, obs_mode="paired", randomization=split)
+            try:
+                out[split] = {
+                    driver: cell(
+                        [
+                            latent_error_trace(agent, env, driver, EVAL_SEED + i, decode=True)["decoded"]
+                            for i in range(READOUT_EPISODES)
+                        ]
+                    )
+                    for driver in ("expert", "student")
+                }
+            finally:
+                env.close()
+        return out
+
+    return _cached(run_dir / "eval" / "franka_twist_readout.json", make)
+
+
 def _references(out_dir: Path, env_id: str, task: str, trials: int) -> dict[str, Any]:
     """Scale for the success rates and returns: the scripted state controller, a random and a zero action."""
     import gymnasium as gym
@@ -230,6 +298,7 @@ def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> d
                 cfg = json.loads((twist_dir / "run.json").read_text())
                 teacher = _teacher_success(twist_dir, env_id, trials)
                 real = _real_path_success(twist_dir, env_id, trials)
+                readout = _student_readout(twist_dir, env_id)
                 row.update(
                     teacher_state=_rate(teacher["success"]),
                     student_heldout=heldout("twist", env_id, seed),
@@ -238,9 +307,17 @@ def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> d
                     real_sim_aborts=real["aborted"],
                     teacher_state_over_reflex=teacher["over_reflex"],
                     teacher_state_peak_contact_force_n=teacher["peak_contact_force_n"],
+                    # What the teacher's training env really was (the recipe may have changed since).
+                    teacher_env_kwargs=json.loads((twist_dir / "teacher" / "config.json").read_text())["env_kwargs"],
                     twist_training=cfg.get("training", {}),
                     twist_train_s=cfg.get("train_s"),
-                    wall_s={"teacher_eval": teacher["wall_s"], "real_path_eval": real["wall_s"]},
+                    readout_heldout=readout["test"],
+                    readout_train_appearances=readout["train"],
+                    wall_s={
+                        "teacher_eval": teacher["wall_s"],
+                        "real_path_eval": real["wall_s"],
+                        "readout": readout["wall_s"],
+                    },
                 )
             if (dr_dir / "DONE").exists():
                 cfg = json.loads((dr_dir / "run.json").read_text())
@@ -270,6 +347,17 @@ def curves_json(curves: Any) -> dict[str, list[list[float]]]:
     }
 
 
+def recipe_tag() -> str:
+    """8 hex digits that change whenever the block tasks' recipe (:mod:`twist_agents.runner.recipes`) does: part of
+    the default runs directory, so that a changed recipe starts new runs instead of resuming old ones."""
+    from dataclasses import asdict
+
+    from twist_agents.runner.recipes import recipe_for
+
+    recipes = {task: asdict(recipe_for(f"TWIST/{name}-Sim-v0")) for task, name in TASKS.items()}
+    return hashlib.sha1(json.dumps(recipes, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def summarise(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """Per-task means over seeds, each beside its target."""
     keys = ("teacher_state", "student_heldout", "student_real_sim", "dreamer_dr_heldout")
@@ -295,6 +383,7 @@ def summarise(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     return {
         "reward_version": REWARD_VERSION,
         "task_recipe": {task: asdict(recipe_for(f"TWIST/{TASKS[task]}-Sim-v0")) for task in args.tasks},
+        "runs_dir": str(args.runs_dir),
         "command": "benchmarks/franka_twist.py "
         + " ".join(
             f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ','.join(map(str, v))}"
@@ -323,7 +412,8 @@ def main() -> None:
         "--runs-dir",
         type=Path,
         default=None,
-        help="default runs/franka_twist_reward-<version>: runs trained under another reward are never resumed",
+        help="default runs/franka_twist_reward-<version>_recipe-<tag>: runs trained under another reward or "
+        "another task recipe are never resumed",
     )
     p.add_argument("--out", type=Path, default=RESULTS / "franka_twist.json")
     a = p.parse_args()
@@ -342,7 +432,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     if a.runs_dir is None:
-        a.runs_dir = Path(f"runs/franka_twist_reward-{REWARD_VERSION}")
+        a.runs_dir = Path(f"runs/franka_twist_reward-{REWARD_VERSION}_recipe-{recipe_tag()}")
     envs = [f"TWIST/{TASKS[t]}-Sim-v0" for t in a.tasks]
     compare(
         [x.strip() for x in a.agents.split(",") if x.strip()],

@@ -104,15 +104,17 @@ def test_the_request_decides_the_dreamer_loop_progress_bar_at_every_preset(tmp_p
 
 def test_franka_runs_train_with_the_manipulation_recipe_unless_asked_not_to(tmp_path):
     """``twist train`` on a Franka block task adds the env's recipe (demonstrations in the prefill, standardised
-    state) to the preset, for TWIST's teacher and the Dreamer variants alike; ``--no-task-recipe`` trains with the
-    preset alone; other envs have no recipe."""
+    state, the arm's reflex in the training env) to the preset, for TWIST's teacher and the Dreamer variants alike;
+    ``--no-task-recipe`` trains with the preset alone; other envs have no recipe."""
     from twist_agents.runner.dreamer_runs import _loop_overrides
-    from twist_agents.runner.recipes import MANIPULATION_ENVS, Recipe, recipe_for
+    from twist_agents.runner.recipes import MANIPULATION_ENVS, REFLEX_LIMIT_N, Recipe, recipe_for
     from twist_agents.runner.request import TrainRequest
+    from twist_envs.franka.scene import REFLEX_FORCE_N
 
     def settings(config_path):
         cfg = json.loads(config_path.read_text())
-        return cfg["agent"]["world_model"]["standardize_vectors"], cfg["loop"]["prefill_expert"]
+        limit = cfg["env_kwargs"].get("contact_force_limit")
+        return cfg["agent"]["world_model"]["standardize_vectors"], cfg["loop"]["prefill_expert"], limit
 
     tiny = ["--preset", "debug", "--steps", "60", "--max-episode-steps", "30", "--no-progress"]
     env = "TWIST/BlockPush-Sim-v0"
@@ -122,8 +124,9 @@ def test_franka_runs_train_with_the_manipulation_recipe_unless_asked_not_to(tmp_
                      "--distill-updates", "2"]) == 0  # fmt: skip
         assert main(["train", "--agent", "oracle", "--env", env, "--run-dir", str(tmp_path / "o"), *tiny,
                      "--no-task-recipe"]) == 0  # fmt: skip
-    assert settings(tmp_path / "t" / "teacher" / "config.json") == (True, 0.5)
-    assert settings(tmp_path / "o" / "config.json") == (False, 0.0)
+    assert REFLEX_LIMIT_N == REFLEX_FORCE_N  # the recipe's limit is the arm's reflex, not a copy that drifts
+    assert settings(tmp_path / "t" / "teacher" / "config.json") == (True, 0.5, REFLEX_FORCE_N)
+    assert settings(tmp_path / "o" / "config.json") == (False, 0.0, None)
     assert recipe_for(ENV) == Recipe()
     cartpole = _loop_overrides(TrainRequest("oracle", ENV, tmp_path, preset="cpu"))
     assert "prefill_expert" not in cartpole and "prefill" not in cartpole

@@ -256,6 +256,39 @@ def test_latent_error_traces_are_zero_for_a_student_that_copies_the_teacher(tmp_
     env.close()
 
 
+def test_latent_error_trace_decodes_both_filters_and_can_follow_the_franka_scripted_controller():
+    """``decode=True`` reads the true state and both filters' latents through the teacher's state decoder (equal
+    for a student that copies the teacher); ``driver="expert"`` replays the env's scripted controller exactly."""
+    from twist_agents.training.envs import make_env
+    from twist_agents.twist.diagnostics import latent_error_trace
+
+    env_id, steps = "TWIST/BlockPush-Sim-v0", 12
+    env = make_env(env_id, 0, obs_mode="paired", randomization="test", max_episode_steps=steps)
+    dim = env.observation_space["state"].shape[0]
+    t = DreamerAgent(dreamer_config("debug"), {"state": (dim,), "pixels": (64, 64, 3)}, env.action_space, seed=0)
+    agent = TwistAgent(t, {"pixels": (64, 64, 3)}, CFG, seed=0)
+    agent.student = StudentWorldModel(
+        {"state": (dim,)}, ("state",), t.world_model.config.encoder, t.config.world_model.rssm, t.action_dim
+    )
+    agent.student.load_state_dict(
+        {**t.world_model.encoder.state_dict(prefix="encoder."), **t.world_model.rssm.state_dict(prefix="rssm.")}
+    )
+    tr = latent_error_trace(agent, env, "expert", seed=4, decode=True)
+    decoded = tr["decoded"]
+    assert {k: v.shape for k, v in decoded.items()} == {k: (steps, dim) for k in ("true", "teacher", "student")}
+    np.testing.assert_allclose(decoded["student"], decoded["teacher"], atol=1e-6)
+    obs, _ = env.reset(seed=4)
+    states = [obs["state"]]
+    for _ in range(steps - 1):
+        obs, *_ = env.step(env.unwrapped.expert_action())
+        states.append(obs["state"])
+    np.testing.assert_allclose(decoded["true"], np.stack(states), atol=1e-5)  # the controller's own episode
+    assert np.abs(decoded["true"][-1] - decoded["true"][0]).max() > 1e-3  # and it moved the arm
+    with pytest.raises(ValueError, match="driver must be one of"):
+        latent_error_trace(agent, env, "operator", seed=4)
+    env.close()
+
+
 def test_init_from_teacher_copies_the_dynamics_so_imagination_matches_from_equal_starts():
     """Eq. 4 replays the teacher's actions: a student started from the teacher's dynamics follows them exactly."""
     t = teacher()

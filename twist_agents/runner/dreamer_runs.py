@@ -64,7 +64,7 @@ def train_dreamer_variant(req: TrainRequest) -> dict[str, Any]:
     from twist_agents.dreamer.trainer import DREAMER_VARIANTS, train_dreamer
 
     randomization = DREAMER_VARIANTS[req.agent]["env_kwargs"].get("randomization", "train")
-    env_kwargs: dict[str, Any] = {"randomization": randomization}
+    env_kwargs: dict[str, Any] = {"randomization": randomization, **_recipe(req).env}
     if req.max_episode_steps is not None:
         env_kwargs["max_episode_steps"] = req.max_episode_steps
     summary = train_dreamer(
@@ -127,6 +127,7 @@ def train_twist_run(req: TrainRequest) -> dict[str, Any]:
         progress=req.progress,
         loop_overrides=_loop_overrides(req),
         teacher_overrides=_agent_overrides(req),
+        teacher_env_kwargs=_recipe(req).env,
         budget_s=req.budget_s,
     )
     keys = ("teacher_s", "teacher_eval_s", "teacher_budget_s", "teacher_budget_exhausted", "teacher_env_steps")

@@ -91,7 +91,8 @@ class TrainRequest:
         default=True,
         metadata={
             "help": "train with the preset alone, without the env's recipe (the Franka block tasks: demonstrations "
-            "in the prefill and standardised state, see twist_agents.runner.recipes)"
+            "in the prefill, standardised state, the arm's 30 N reflex in the training env; see "
+            "twist_agents.runner.recipes)"
         },
     )
     """Add the env's :func:`~twist_agents.runner.recipes.recipe_for` settings to the preset (on by default)."""

@@ -37,23 +37,38 @@ TERMS = ("h", "prior", "post")
 """The per-step error terms (see the module docstring)."""
 
 
+DRIVERS = ("student", "teacher", "expert")
+"""Who chooses the actions of a traced episode (see :func:`latent_error_trace`)."""
+
+
 @torch.no_grad()
-def latent_error_trace(agent: TwistAgent, env: Any, driver: str, seed: int) -> dict[str, Any]:
+def latent_error_trace(agent: TwistAgent, env: Any, driver: str, seed: int, decode: bool = False) -> dict[str, Any]:
     """One episode with both filters side by side; returns per-step errors ``{term: [T floats]}`` and the return.
 
     Args:
         agent: the TWIST agent (student world model + the teacher).
         env: an env with paired observations (``obs_mode="paired"``).
-        driver: ``"student"`` (the student's latents choose the actions: deployment) or ``"teacher"``.
+        driver: ``"student"`` (the student's latents choose the actions: deployment), ``"teacher"``, or
+            ``"expert"``: the env's scripted controller (``env.unwrapped.expert_action()``, the Franka block
+            tasks), whose episodes move the cube, which a failing policy's do not.
         seed: the episode's reset seed.
+        decode: also return ``"decoded"``: ``{"true": (T, D), "teacher": (T, D), "student": (T, D)}`` arrays, the
+            true state and what the *teacher's* state decoder reads from each filter's latent at every step. The
+            student is distilled into the teacher's latent space (Eq. 3), so the decoder reads its latents too:
+            the student's error beside the teacher's is its perception error in the state's own units.
     """
-    if driver not in ("student", "teacher"):
-        raise ValueError(f"latent_error_trace: driver must be 'student' or 'teacher', got {driver!r}")
+    if driver not in DRIVERS:
+        raise ValueError(f"latent_error_trace: driver must be one of {DRIVERS}, got {driver!r}")
     teacher, student = agent.teacher, agent.student
     t_keys, s_keys = teacher.config.world_model.encode, student.encode
+    decoder = teacher.world_model.heads["decoder"] if decode else None
+    if decoder is not None and "state" not in decoder.vec_keys:
+        raise ValueError("latent_error_trace: decode=True needs a teacher that decodes 'state'")
+    low, high = teacher._low, teacher._high
     obs, _ = env.reset(seed=seed)
     t_state = s_state = None
     out: dict[str, list[float]] = {k: [] for k in TERMS}
+    decoded: dict[str, list[np.ndarray]] = {"true": [], "teacher": [], "student": []}
     total, done = 0.0, False
     action = torch.zeros(1, teacher.action_dim, device=teacher.device)
     while not done:
@@ -65,16 +80,25 @@ def latent_error_trace(agent: TwistAgent, env: Any, driver: str, seed: int) -> d
         out["h"].append(float((t_post["deter"] - s_post["deter"]).pow(2).sum()))
         out["prior"].append(float(kl_categorical(s_prior["logits"], t_prior["logits"]).sum()))
         out["post"].append(float(kl_categorical(s_post["logits"], t_post["logits"]).sum()))
-        rssm = student.rssm if driver == "student" else teacher.world_model.rssm
-        post = s_post if driver == "student" else t_post
-        action = agent.actor(rssm.get_feat(post)).mode().clamp(-1.0, 1.0)  # (1, A) in [-1, 1]
-        low, high = teacher._low, teacher._high
-        scaled = (low + (action[0].cpu().numpy() + 1.0) * 0.5 * (high - low)).astype(np.float32)
+        t_feat, s_feat = teacher.world_model.rssm.get_feat(t_post), student.rssm.get_feat(s_post)
+        if decoder is not None:
+            decoded["true"].append(np.asarray(obs["state"], np.float32))
+            decoded["teacher"].append(decoder.reconstruct(t_feat)["state"][0].cpu().numpy())  # (D,)
+            decoded["student"].append(decoder.reconstruct(s_feat)["state"][0].cpu().numpy())  # (D,)
+        if driver == "expert":
+            scaled = np.asarray(env.unwrapped.expert_action(), np.float32)
+            action = torch.as_tensor(2.0 * (scaled - low) / (high - low) - 1.0, device=teacher.device)[None]
+        else:
+            action = agent.actor(s_feat if driver == "student" else t_feat).mode().clamp(-1.0, 1.0)  # (1, A)
+            scaled = (low + (action[0].cpu().numpy() + 1.0) * 0.5 * (high - low)).astype(np.float32)
         obs, reward, terminated, truncated, _ = env.step(scaled)
         total += float(reward)
         done = bool(terminated or truncated)
         t_state, s_state = t_post, s_post
-    return {**out, "return": total}
+    result: dict[str, Any] = {**out, "return": total}
+    if decoder is not None:
+        result["decoded"] = {k: np.stack(v) for k, v in decoded.items()}
+    return result
 
 
 def latent_error_traces(
@@ -84,7 +108,8 @@ def latent_error_traces(
 
     Returns:
         ``{"student": {"h": [...], "prior": [...], "post": [...], "returns": [...]}, "teacher": {...},
-        "randomization": ...}`` (per-step means over episodes, truncated to the shortest episode).
+        "randomization": ...}`` (per-step means over episodes, truncated to the shortest episode; the drivers
+        ``student`` and ``teacher``, see :func:`latent_error_trace`).
     """
     import gymnasium as gym
 
@@ -128,4 +153,4 @@ def plot_latent_errors(traces: dict[str, Any], path: str | Path) -> None:
     plt.close(fig)
 
 
-__all__ = ["TERMS", "latent_error_trace", "latent_error_traces", "plot_latent_errors"]
+__all__ = ["DRIVERS", "TERMS", "latent_error_trace", "latent_error_traces", "plot_latent_errors"]

@@ -305,6 +305,7 @@ def train_twist(
     budget_s: float = 0.0,
     teacher_share: float = TEACHER_SHARE,
     teacher_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    teacher_env_kwargs: Mapping[str, Any] | None = None,
 ) -> TwistAgent:
     """Train the teacher, then distil the student; returns the deployable :class:`TwistAgent`.
 
@@ -334,6 +335,8 @@ def train_twist(
         teacher_overrides: fields of the teacher's Dreamer config to replace, by sub-config, as
             :func:`~twist_agents.dreamer.trainer.train_dreamer`'s ``agent_overrides`` (e.g.
             ``{"world_model": {"standardize_vectors": True}}``).
+        teacher_env_kwargs: extra ``gym.make`` keywords of the teacher's training env and its in-loop evaluations
+            (e.g. ``{"contact_force_limit": 30.0}``); its episodes, and so the student's dataset D, come from it.
 
     Raises:
         ValueError: ``budget_s`` is not a finite number >= 0, or ``teacher_share`` is not in (0, 1).
@@ -344,7 +347,7 @@ def train_twist(
         raise ValueError(f"train_twist: teacher_share must be in (0, 1), got {teacher_share}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    env_kwargs: dict[str, Any] = {"obs_mode": "paired", "randomization": "train"}
+    env_kwargs: dict[str, Any] = {"obs_mode": "paired", "randomization": "train", **(teacher_env_kwargs or {})}
     if max_episode_steps is not None:
         env_kwargs["max_episode_steps"] = max_episode_steps
     teacher_dir = run_dir / "teacher"
