@@ -184,17 +184,16 @@ READOUT_EPISODES = 5
 """Episodes per driver of the student's read-out measurement (:func:`_student_readout`)."""
 
 
-def _student_readout(run_dir: Path, env_id: str) -> dict[str, Any]:
+def student_readout(agent: Any, env_id: str) -> dict[str, Any]:
     """Where the student thinks the cube and the tool tip are, beside where the teacher thinks they are.
 
-    Both filters run side by side (:func:`~twist_agents.twist.diagnostics.latent_error_trace` with ``decode=True``)
-    on held-out appearances (``test``) and on the training distribution (``train``): the teacher's state decoder
-    reads the teacher's latent and the student's (the student is distilled into the teacher's latent space), and
-    the xy root-mean-square error against the true positions, in cm, is each filter's perception error. Two kinds
-    of episodes, :data:`READOUT_EPISODES` each: driven by the env's scripted controller (the cube moves, as in a
-    push that succeeds) and by the student (deployment). ``*_spread_cm`` is the error of always answering the
-    mean position: an error that large reads nothing."""
-    from twist_agents.runner.runs import load_run_agent
+    Both filters of the TWIST ``agent`` run side by side (:func:`~twist_agents.twist.diagnostics.latent_error_trace`
+    with ``decode=True``) on held-out appearances (``test``) and on the training distribution (``train``): the
+    teacher's state decoder reads the teacher's latent and the student's (the student is distilled into the
+    teacher's latent space), and the xy root-mean-square error against the true positions, in cm, is each filter's
+    perception error. Two kinds of episodes, :data:`READOUT_EPISODES` each: driven by the env's scripted controller
+    (the cube moves, as in a push that succeeds) and by the student (deployment). ``*_spread_cm`` is the error of
+    always answering the mean position: an error that large reads nothing."""
     from twist_agents.training.envs import make_env
     from twist_agents.twist.diagnostics import latent_error_trace
     from twist_envs.franka.sim import STATE_LAYOUT
@@ -216,26 +215,31 @@ def _student_readout(run_dir: Path, env_id: str) -> dict[str, Any]:
             out[f"{part}_xy_spread_cm"] = round(100 * float(np.sqrt((moved**2).sum(1).mean())), 2)
         return out
 
-    def make() -> dict[str, Any]:
-        agent, _ = load_run_agent(run_dir)
-        out: dict[str, Any] = {"episodes": READOUT_EPISODES}
-        for split in ("test", "train"):
-            env = make_env(env_id, EVAL_SEED, obs_mode="paired", randomization=split)
-            try:
-                out[split] = {
-                    driver: cell(
-                        [
-                            latent_error_trace(agent, env, driver, EVAL_SEED + i, decode=True)["decoded"]
-                            for i in range(READOUT_EPISODES)
-                        ]
-                    )
-                    for driver in ("expert", "student")
-                }
-            finally:
-                env.close()
-        return out
+    out: dict[str, Any] = {"episodes": READOUT_EPISODES}
+    for split in ("test", "train"):
+        env = make_env(env_id, EVAL_SEED, obs_mode="paired", randomization=split)
+        try:
+            out[split] = {
+                driver: cell(
+                    [
+                        latent_error_trace(agent, env, driver, EVAL_SEED + i, decode=True)["decoded"]
+                        for i in range(READOUT_EPISODES)
+                    ]
+                )
+                for driver in ("expert", "student")
+            }
+        finally:
+            env.close()
+    return out
 
-    return _cached(run_dir / "eval" / "franka_twist_readout.json", make)
+
+def _student_readout(run_dir: Path, env_id: str) -> dict[str, Any]:
+    """:func:`student_readout` of the twist run in ``run_dir``, computed once (``eval/franka_twist_readout.json``)."""
+    from twist_agents.runner.runs import load_run_agent
+
+    return _cached(
+        run_dir / "eval" / "franka_twist_readout.json", lambda: student_readout(load_run_agent(run_dir)[0], env_id)
+    )
 
 
 def _references(out_dir: Path, env_id: str, task: str, trials: int) -> dict[str, Any]:
@@ -358,6 +362,13 @@ def recipe_tag() -> str:
     return hashlib.sha1(json.dumps(recipes, sort_keys=True).encode()).hexdigest()[:8]
 
 
+def default_runs_dir() -> Path:
+    """The default command's runs directory: ``runs/franka_twist_reward-<REWARD_VERSION>_recipe-<recipe_tag()>``."""
+    from twist_envs.franka.tasks import REWARD_VERSION
+
+    return Path(f"runs/franka_twist_reward-{REWARD_VERSION}_recipe-{recipe_tag()}")
+
+
 def summarise(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """Per-task means over seeds, each beside its target."""
     keys = ("teacher_state", "student_heldout", "student_real_sim", "dreamer_dr_heldout")
@@ -428,11 +439,10 @@ def main() -> None:
 
     from twist_agents.runner.compare import compare
     from twist_agents.runner.results import plot_learning_curves
-    from twist_envs.franka.tasks import REWARD_VERSION
 
     torch.set_num_threads(1)
     if a.runs_dir is None:
-        a.runs_dir = Path(f"runs/franka_twist_reward-{REWARD_VERSION}_recipe-{recipe_tag()}")
+        a.runs_dir = default_runs_dir()
     envs = [f"TWIST/{TASKS[t]}-Sim-v0" for t in a.tasks]
     compare(
         [x.strip() for x in a.agents.split(",") if x.strip()],

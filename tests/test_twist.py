@@ -384,6 +384,32 @@ def test_state_aux_term_reads_the_state_from_the_embedding_and_trains_only_the_s
         distillation_loss(t.world_model, t.actor, off.student, b, dataclasses.replace(CFG, state_aux=1.0))
 
 
+def test_state_aux_target_is_in_the_teachers_standardised_units_when_it_standardises_state():
+    """A teacher with ``standardize_vectors`` reads ``(s - mean) / scale``; the read-out's target is the same, so a
+    dimension that moves by centimetres counts as much as one that moves by metres."""
+    cfg = dreamer_config("debug", encode=("state",), decode=("state",))
+    cfg = dataclasses.replace(cfg, world_model=dataclasses.replace(cfg.world_model, standardize_vectors=True))
+    t = DreamerAgent(cfg, SHAPES, ACTIONS, seed=0)
+    data = batch(b=4, t=8, seed=2)
+    data["state"][..., 0] *= 0.01  # a small-scale dimension, as the cube's position in metres
+    b = torch_batch(t, data)
+    standardizer = t.world_model.encoder.standardizer
+    standardizer.fit(b["state"])
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, state_aux=1.0), seed=0)
+    head = agent.student.state_head
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.copy_(standardizer.mean)  # predicts the raw mean everywhere
+    cfg1 = dataclasses.replace(CFG, state_aux=1.0)
+    raw_mean_loss = float(distillation_loss(t.world_model, t.actor, agent.student, b, cfg1).state_aux)
+    with torch.no_grad():
+        head.bias.zero_()  # predicts 0: the standardised mean
+    std_mean_loss = float(distillation_loss(t.world_model, t.actor, agent.student, b, cfg1).state_aux)
+    # Predicting the mean in standardised units costs ~1 per dimension and step (the target's variance), 5 dims.
+    assert std_mean_loss == pytest.approx(8 * 5, rel=0.05)
+    assert raw_mean_loss > std_mean_loss  # the raw mean is not the standardised target's mean
+
+
 def test_state_aux_needs_a_teacher_that_reads_state():
     cfg = dreamer_config("debug", encode=("pixels",), decode=("pixels",))
     t = DreamerAgent(cfg, {"pixels": SHAPES["pixels"]}, ACTIONS, seed=0)

@@ -75,7 +75,9 @@ class DistillConfig:
     a linear read-out of the paired privileged state from the student's image embedding (``W`` is trained with
     the student and unused when acting). Eq. 3 reaches the encoder only through the posterior's discrete
     latents; this gives it a dense, per-frame target for the physical quantities the teacher's latents encode.
-    Needs ``state`` in the dataset (TWIST's D always has it). 0 disables it."""
+    Needs ``state`` in the dataset (TWIST's D always has it). The target is in the teacher's standardised units
+    when its world model standardises the state (``WorldModelConfig.standardize_vectors``), else raw. 0 disables
+    it."""
     checkpoint_every: int = 250
     """Write a resumable checkpoint every this many updates."""
     log_every: int = 50

@@ -1,0 +1,139 @@
+"""Distil the student of a finished ``franka_twist.py`` run again, with other distillation settings, from the same
+teacher and dataset, and measure what changes: does the student then see the cube?
+
+``franka_twist.py``'s read-out stage shows the BlockPush student reading the cube 10.7 cm off on held-out
+appearances (its teacher 1.2-1.8 cm) and ``franka_perception.py`` shows that the student's encoder, trained
+directly on the frames, reads it to 4-6 cm. Eq. 3 reaches the encoder only through the posterior's discrete
+latents; :attr:`~twist_agents.twist.config.DistillConfig.state_aux` (not in the paper) adds the direct per-frame
+target, a linear read-out of the paired state from the embedding (in the teacher's standardised units). This
+script trains a fresh student with a variant's settings for ``--budget-minutes`` of distillation (the teacher
+and its dataset D are the grid run's, linked, not copied), then evaluates it beside the grid run's own student
+on the same episodes:
+
+* success and return on held-out appearances (``randomization="test"``, reset seeds 50000..50019, the policy's
+  mode), 20 trials;
+* the read-out of ``franka_twist.student_readout`` (cube and tip xy error in cm, ``test`` and ``train``
+  appearances, scripted and student-driven episodes).
+
+Writes ``benchmarks/results/franka_distill_probe.json`` (one entry per variant and seed; a rerun replaces it)::
+
+    MUJOCO_GL=egl LP_NUM_THREADS=1 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/franka_distill_probe.py \\
+        --variant state-aux --seed 0 --budget-minutes 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "franka_distill_probe.json"
+ENV = "TWIST/BlockPush-Sim-v0"
+VARIANTS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "state-aux": {"state_aux": 1.0},
+}
+"""Distillation overrides (:class:`~twist_agents.twist.config.DistillConfig` fields) on the ``cpu`` preset."""
+TRIALS = 20
+
+
+def grid_run(runs_dir: Path, seed: int) -> Path:
+    """The finished twist run of ``franka_twist.py`` for BlockPush and ``seed`` in ``runs_dir``."""
+    run = runs_dir / "runs" / "twist" / ENV.replace("/", "_") / f"seed{seed}"
+    if not (run / "DONE").exists():
+        raise SystemExit(f"franka_distill_probe.py: {run} is not a finished franka_twist.py run; run the grid first")
+    return run
+
+
+def heldout_success(agent: Any) -> dict[str, Any]:
+    """Success and return of ``agent`` (acting on pixels) on the held-out trials franka_twist.py uses."""
+    from franka_twist import EVAL_SEED
+
+    from twist_agents.training.evaluate import evaluate, make_eval_env
+
+    env = make_eval_env(ENV, ("pixels",), split="test")
+    try:
+        res = evaluate(agent, env, ("pixels",), episodes=TRIALS, seed=EVAL_SEED, progress=False)
+    finally:
+        env.close()
+    return {"success": float(np.mean(res.successes)), "mean_return": float(np.mean(res.returns))}
+
+
+def main() -> None:
+    """Distil (resuming), evaluate the new and the grid's student, write the entry."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variant", default="state-aux", help=f"one of {list(VARIANTS)}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--budget-minutes", type=float, default=20.0, help="distillation wall clock")
+    p.add_argument("--runs-dir", type=Path, default=None, help="franka_twist.py's runs dir (default: its default)")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    a = p.parse_args()
+    if a.variant not in VARIANTS:
+        raise SystemExit(f"franka_distill_probe.py: unknown variant {a.variant!r}; choose one of {list(VARIANTS)}")
+    if not a.budget_minutes > 0:
+        raise SystemExit("franka_distill_probe.py: --budget-minutes must be positive")
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import torch
+    from franka_twist import default_runs_dir, student_readout
+
+    from twist_agents.runner.request import BUDGET_STEP_CAP
+    from twist_agents.runner.runs import load_run_agent
+    from twist_agents.twist.pipeline import read_summary, train_twist, write_summary
+
+    torch.set_num_threads(1)
+    source = grid_run(a.runs_dir or default_runs_dir(), a.seed)
+    run_dir = Path("runs/franka_distill_probe") / source.parents[3].name / f"{a.variant}_s{a.seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "teacher").exists():
+        (run_dir / "teacher").symlink_to((source / "teacher").resolve(), target_is_directory=True)
+    teacher_keys = ("teacher_s", "teacher_eval_s", "teacher_env_steps", "teacher_budget_s")
+    if "teacher_s" not in read_summary(run_dir):  # the teacher's clock, so the budget below is distillation's
+        write_summary(run_dir, {k: v for k, v in read_summary(source).items() if k in teacher_keys})
+    teacher_s = float(read_summary(run_dir)["teacher_s"])
+    t0 = time.time()
+    agent = train_twist(
+        ENV,
+        run_dir=run_dir,
+        preset="cpu",
+        seed=a.seed,
+        distill_updates=BUDGET_STEP_CAP,  # the budget ends distillation, as in the grid
+        resume=True,
+        progress=False,
+        distill_overrides=VARIANTS[a.variant],
+        budget_s=teacher_s + 60.0 * a.budget_minutes,
+    )
+    distill_wall_s = time.time() - t0
+    summary = read_summary(run_dir)
+    t1 = time.time()
+    grid_agent = load_run_agent(source)[0]
+    entry = {
+        "command": f"benchmarks/franka_distill_probe.py --variant {a.variant} --seed {a.seed} "
+        f"--budget-minutes {a.budget_minutes:g}",
+        "source_run": str(source),
+        "distill_overrides": VARIANTS[a.variant],
+        "distill_s": summary.get("distill_s"),
+        "distill_updates": summary.get("distill_updates_done"),
+        "grid_student_distill_s": read_summary(source).get("distill_s"),
+        "grid_student_updates": read_summary(source).get("distill_updates_done"),
+        "heldout": heldout_success(agent),
+        "grid_student_heldout": heldout_success(grid_agent),
+        "readout": student_readout(agent, ENV),
+        "grid_student_readout": student_readout(grid_agent, ENV),
+        "this_call_distill_wall_s": round(distill_wall_s, 1),
+        "eval_wall_s": round(time.time() - t1, 1),
+        "loadavg": os.getloadavg(),
+    }
+    doc = json.loads(a.out.read_text()) if a.out.exists() else {"note": __doc__.split("\n\n")[0], "runs": {}}
+    doc["runs"][f"{a.variant}_seed{a.seed}"] = entry
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(doc, indent=1))
+    print(json.dumps({k: entry[k] for k in ("distill_updates", "heldout", "grid_student_heldout")}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
