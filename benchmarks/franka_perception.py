@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from perception import add_readout_arguments, train_readout
 
 ENV = "TWIST/BlockPush-Sim-v0"
 RESULTS = Path(__file__).resolve().parent / "results" / "franka_perception.json"
@@ -114,13 +115,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--view", default="default", help="'default' or 'zoomed' (see above)")
     p.add_argument("--depth-mult", type=int, default=1, help="encoder channels x this (the cpu teacher's: 16)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--episodes", type=int, default=200, help="training episodes (150 frames each)")
-    p.add_argument("--steps", type=int, default=10000, help="gradient steps")
-    p.add_argument("--batch", type=int, default=64, help="frames per step")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--every", type=int, default=1000, help="evaluate every this many steps")
-    p.add_argument("--out", type=Path, default=RESULTS)
+    add_readout_arguments(p, episodes=200, frames=150, steps=10_000, batch=64, out=RESULTS)
     a = p.parse_args()
     camera(a.view)  # an unknown view fails before any work
     if a.depth_mult < 1 or a.episodes < 1 or a.steps < 1 or a.batch < 1 or a.every < 1:
@@ -141,7 +136,6 @@ def main() -> None:
     depth = dreamer_config("cpu").world_model.encoder.cnn_depth * a.depth_mult
     enc = ConvEncoder(3, depth, "silu")
     head = torch.nn.Linear(enc.out_dim, targets.shape[1])
-    opt = torch.optim.Adam([*enc.parameters(), *head.parameters()], lr=a.lr)
     mean, std = targets.mean(0), targets.std(0) + 1e-6
     x_all, y_all = torch.as_tensor(frames), torch.as_tensor((targets - mean) / std)  # (N, 64, 64, 3), (N, 5)
 
@@ -151,25 +145,17 @@ def main() -> None:
             out = torch.cat([head(enc(torch.as_tensor(x[i : i + 256]))) for i in range(0, len(x), 256)])
         return out.numpy() * std + mean
 
-    curve: list[dict[str, Any]] = []
-    train_s = 0.0
-    for step in range(1, a.steps + 1):
-        t1 = time.time()
-        i = torch.randint(0, len(x_all), (a.batch,))
-        loss = (head(enc(x_all[i])) - y_all[i]).pow(2).sum(-1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        train_s += time.time() - t1
-        if step % a.every == 0 or step == a.steps:
-            j = np.random.default_rng(step).integers(0, len(frames), 900)
-            row: dict[str, Any] = {"step": step, "train_s": round(train_s, 1)}
-            row["fit"] = xy_errors_cm(predict(frames[j]), targets[j])
-            for s, (x, y) in held.items():
-                row[s] = xy_errors_cm(predict(x), y)
-            curve.append(row)
-            print(f"[franka_perception] {a.view} x{a.depth_mult} seed {a.seed} step {step}: fit {row['fit']} "
-                  f"test {row['test']}", flush=True)  # fmt: skip
+    def report(step: int, train_s: float) -> dict[str, Any]:
+        j = np.random.default_rng(step).integers(0, len(frames), 900)
+        row: dict[str, Any] = {"step": step, "train_s": round(train_s, 1)}
+        row["fit"] = xy_errors_cm(predict(frames[j]), targets[j])
+        for s, (x, y) in held.items():
+            row[s] = xy_errors_cm(predict(x), y)
+        print(f"[franka_perception] {a.view} x{a.depth_mult} seed {a.seed} step {step}: fit {row['fit']} "
+              f"test {row['test']}", flush=True)  # fmt: skip
+        return row
+
+    curve = train_readout(enc, head, x_all, y_all, a.steps, a.batch, a.lr, a.every, report)
 
     # How many pixels the cube covers in the plain scene's first frames: the image-size side of the lever.
     plain, _ = demo_frames("none", 1, 7, a.view)

@@ -167,16 +167,47 @@ def teacher_noise(out: Path, sigmas: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 
     out.write_text(json.dumps(doc, indent=1))
 
 
+def add_readout_arguments(
+    p: argparse.ArgumentParser, episodes: int, frames: int, steps: int, batch: int, out: Path
+) -> None:
+    """The options of a read-out probe (:func:`train_readout`), with the script's defaults."""
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--episodes", type=int, default=episodes, help=f"training episodes ({frames} frames each)")
+    p.add_argument("--steps", type=int, default=steps, help="gradient steps")
+    p.add_argument("--batch", type=int, default=batch, help="frames per step")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--every", type=int, default=1000, help="evaluate every this many steps")
+    p.add_argument("--out", type=Path, default=out)
+
+
+def train_readout(
+    enc: Any, head: Any, x_all: Any, y_all: Any, steps: int, batch: int, lr: float, every: int, report: Any
+) -> list[dict[str, Any]]:
+    """Fit ``head(enc(x))`` to ``y`` (squared error summed over the target's dimensions) with Adam on ``batch``
+    random frames per step; every ``every`` steps and at the last, ``report(step, train_s)`` (``train_s``: the
+    seconds spent in updates so far) returns the curve's row. Also used by ``franka_perception.py``."""
+    import torch
+
+    opt = torch.optim.Adam([*enc.parameters(), *head.parameters()], lr=lr)
+    curve: list[dict[str, Any]] = []
+    train_s = 0.0
+    for step in range(1, steps + 1):
+        t1 = time.time()
+        i = torch.randint(0, len(x_all), (batch,))
+        loss = (head(enc(x_all[i])) - y_all[i]).pow(2).sum(-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        train_s += time.time() - t1
+        if step % every == 0 or step == steps:
+            curve.append(report(step, train_s))
+    return curve
+
+
 def main() -> None:
     """Build the data, train the encoder, evaluate on the three splits, write the JSON row."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--episodes", type=int, default=80, help="training episodes (500 frames each)")
-    p.add_argument("--steps", type=int, default=6000, help="gradient steps")
-    p.add_argument("--batch", type=int, default=128, help="frames per step")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--every", type=int, default=1000, help="evaluate every this many steps")
-    p.add_argument("--out", type=Path, default=RESULTS)
+    add_readout_arguments(p, episodes=80, frames=500, steps=6000, batch=128, out=RESULTS)
     p.add_argument("--teacher-noise", action="store_true", help="only measure the teacher's noise tolerance")
     a = p.parse_args()
     if a.teacher_noise:
@@ -198,7 +229,6 @@ def main() -> None:
     depth = dreamer_config("cpu").world_model.encoder.cnn_depth  # the student's default (the teacher's)
     enc = ConvEncoder(3, depth, "silu")
     head = torch.nn.Linear(enc.out_dim, 3)
-    opt = torch.optim.Adam([*enc.parameters(), *head.parameters()], lr=a.lr)
     x_all, y_all = torch.as_tensor(frames), torch.as_tensor(states)
     held_t = {s: (torch.as_tensor(f), torch.as_tensor(y)) for s, (f, y) in held.items()}
 
@@ -209,25 +239,17 @@ def main() -> None:
             err = err[(y[:, 0].abs() < 1) & (y[:, 1] > 0.8)]
         return [round(float(v), 4) for v in err.mean(0).sqrt()]
 
-    curve: list[dict[str, Any]] = []
-    train_s = 0.0
-    for step in range(1, a.steps + 1):
-        t1 = time.time()
-        i = torch.randint(0, len(x_all), (a.batch,))
-        loss = (head(enc(x_all[i])) - y_all[i]).pow(2).sum(-1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        train_s += time.time() - t1
-        if step % a.every == 0 or step == a.steps:
-            j = torch.randint(0, len(x_all), (900,))
-            row = {"step": step, "train_s": round(train_s, 1), "fit": rmse(x_all[j], y_all[j])}
-            for s, (x, y) in held_t.items():
-                row[s] = rmse(x, y)
-                row[f"{s}_band"] = rmse(x, y, band=True)
-            curve.append(row)
-            print(f"[perception] seed {a.seed} step {step}: fit {row['fit']} test {row['test']} "
-                  f"train {row['train']} train_band {row['train_band']}", flush=True)  # fmt: skip
+    def report(step: int, train_s: float) -> dict[str, Any]:
+        j = torch.randint(0, len(x_all), (900,))
+        row = {"step": step, "train_s": round(train_s, 1), "fit": rmse(x_all[j], y_all[j])}
+        for s, (x, y) in held_t.items():
+            row[s] = rmse(x, y)
+            row[f"{s}_band"] = rmse(x, y, band=True)
+        print(f"[perception] seed {a.seed} step {step}: fit {row['fit']} test {row['test']} "
+              f"train {row['train']} train_band {row['train_band']}", flush=True)  # fmt: skip
+        return row
+
+    curve = train_readout(enc, head, x_all, y_all, a.steps, a.batch, a.lr, a.every, report)
 
     result = {
         "seed": a.seed,
