@@ -5,7 +5,9 @@ teacher and dataset, and measure what changes: does the student then see the cub
 appearances (its teacher 1.2-1.8 cm) and ``franka_perception.py`` shows that the student's encoder, trained
 directly on the frames, reads it to 4-6 cm. Eq. 3 reaches the encoder only through the posterior's discrete
 latents; :attr:`~twist_agents.twist.config.DistillConfig.state_aux` (not in the paper) adds the direct per-frame
-target, a linear read-out of the paired state from the embedding (in the teacher's standardised units). This
+target, a linear read-out of the paired state from the embedding: ``state-aux`` in the teacher's standardised
+units (fitted on its first batch, where the cube's orientation barely moved), ``state-aux-data`` in units
+standardised over the student's first 100 batches of D (``DistillConfig.state_aux_units``). This
 script trains a fresh student with a variant's settings for ``--budget-minutes`` of distillation (the teacher
 and its dataset D are the grid run's, linked, not copied), then evaluates it beside the grid run's own student
 on the same episodes:
@@ -36,7 +38,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "franka_distill_probe.js
 ENV = "TWIST/BlockPush-Sim-v0"
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": {},
-    "state-aux": {"state_aux": 1.0},
+    "state-aux": {"state_aux": 1.0, "state_aux_units": "teacher"},
+    "state-aux-data": {"state_aux": 1.0, "state_aux_units": "data"},
 }
 """Distillation overrides (:class:`~twist_agents.twist.config.DistillConfig` fields) on the ``cpu`` preset."""
 TRIALS = 20

@@ -369,6 +369,36 @@ def default_runs_dir() -> Path:
     return Path(f"runs/franka_twist_reward-{REWARD_VERSION}_recipe-{recipe_tag()}")
 
 
+def keep_earlier_rows(earlier: dict[str, Any], data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """``data`` plus the rows (and curves) of ``earlier``, a previous output, for the (task, seed) pairs this call
+    did not evaluate, when ``earlier`` came from the same runs dir, reward version and task recipe (else
+    ``data`` alone). A kept row is marked with the commit of the call that made it (``from_commit``)."""
+    from dataclasses import asdict
+
+    from twist_agents.runner.recipes import recipe_for
+    from twist_envs.franka.tasks import REWARD_VERSION
+
+    same = (
+        earlier.get("runs_dir") == str(args.runs_dir)
+        and earlier.get("reward_version") == REWARD_VERSION
+        and all(
+            earlier.get("task_recipe", {}).get(t) == asdict(recipe_for(f"TWIST/{TASKS[t]}-Sim-v0")) for t in args.tasks
+        )
+    )
+    if not same:
+        print("franka_twist.py: --out came from another runs dir, reward or recipe; its rows are not kept", flush=True)
+        return data
+    done = {(r["task"], r["seed"]) for r in data["rows"]}
+    kept = [
+        {**r, "from_commit": r.get("from_commit", earlier.get("commit"))}
+        for r in earlier.get("rows", [])
+        if (r["task"], r["seed"]) not in done and r["task"] in args.tasks
+    ]
+    kept_curves = {k: v for k, v in earlier.get("curves", {}).items() if k not in data["curves"]}
+    rows = sorted(kept + data["rows"], key=lambda r: (r["task"], r["seed"]))
+    return {**data, "rows": rows, "curves": {**kept_curves, **data["curves"]}}
+
+
 def summarise(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """Per-task means over seeds, each beside its target."""
     keys = ("teacher_state", "student_heldout", "student_real_sim", "dreamer_dr_heldout")
@@ -415,6 +445,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", default="push,lift", help=f"comma-separated, of {list(TASKS)}")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
+    p.add_argument(
+        "--seed-list",
+        default="",
+        help="explicit seeds instead, e.g. 2,3: only those are trained and evaluated, and the rows of other seeds "
+        "already in --out for the same runs dir, reward and recipe are kept (so seeds can be added in a later "
+        "session, on a clone that no longer has the earlier run directories)",
+    )
     p.add_argument("--budget-minutes", type=float, default=30.0, help="training wall clock of every run")
     p.add_argument("--trials", type=int, default=20, help="evaluation episodes per seed and stage (paper: 20)")
     p.add_argument("--preset", default="cpu")
@@ -434,6 +471,12 @@ def main() -> None:
         raise SystemExit(f"franka_twist.py: unknown tasks {unknown}; choose from {list(TASKS)}")
     if a.seeds < 1 or a.trials < 1 or not a.budget_minutes > 0:
         raise SystemExit("franka_twist.py: --seeds, --trials and --budget-minutes must be positive")
+    try:
+        seeds = sorted({int(x) for x in a.seed_list.split(",") if x.strip()}) or list(range(a.seeds))
+    except ValueError:
+        raise SystemExit(f"franka_twist.py: --seed-list wants comma-separated integers, got {a.seed_list!r}") from None
+    if min(seeds) < 0:
+        raise SystemExit("franka_twist.py: seeds must be >= 0")
     os.environ.setdefault("MUJOCO_GL", "egl")
     import torch
 
@@ -447,14 +490,17 @@ def main() -> None:
     compare(
         [x.strip() for x in a.agents.split(",") if x.strip()],
         envs,
-        a.seeds,
+        seeds,
         a.runs_dir,
         preset=a.preset,
         eval_episodes=a.trials,
         budget_minutes=a.budget_minutes,
     )
     curves = task_curves(a.runs_dir, a.tasks)
-    data = summarise({**collect(a.runs_dir, a.tasks, list(range(a.seeds)), a.trials), "curves": curves_json(curves)}, a)
+    data = {**collect(a.runs_dir, a.tasks, seeds, a.trials), "curves": curves_json(curves)}
+    if a.seed_list and a.out.exists():
+        data = keep_earlier_rows(json.loads(a.out.read_text()), data, a)
+    data = summarise(data, a)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(data, indent=1))
     if len(curves):  # one panel per task asked for, every agent's training returns

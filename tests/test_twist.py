@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from twist_agents.dreamer import DreamerAgent, dreamer_config
+from twist_agents.dreamer.networks import RunningStandardizer
 from twist_agents.twist import StudentWorldModel, TwistAgent, distill_config, distillation_loss
 
 torch.set_num_threads(1)
@@ -395,12 +396,14 @@ def test_state_aux_target_is_in_the_teachers_standardised_units_when_it_standard
     b = torch_batch(t, data)
     standardizer = t.world_model.encoder.standardizer
     standardizer.fit(b["state"])
-    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, state_aux=1.0), seed=0)
+    agent = TwistAgent(
+        t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, state_aux=1.0, state_aux_units="teacher"), seed=0
+    )
     head = agent.student.state_head
     with torch.no_grad():
         head.weight.zero_()
         head.bias.copy_(standardizer.mean)  # predicts the raw mean everywhere
-    cfg1 = dataclasses.replace(CFG, state_aux=1.0)
+    cfg1 = dataclasses.replace(CFG, state_aux=1.0, state_aux_units="teacher")
     raw_mean_loss = float(distillation_loss(t.world_model, t.actor, agent.student, b, cfg1).state_aux)
     with torch.no_grad():
         head.bias.zero_()  # predicts 0: the standardised mean
@@ -408,6 +411,44 @@ def test_state_aux_target_is_in_the_teachers_standardised_units_when_it_standard
     # Predicting the mean in standardised units costs ~1 per dimension and step (the target's variance), 5 dims.
     assert std_mean_loss == pytest.approx(8 * 5, rel=0.05)
     assert raw_mean_loss > std_mean_loss  # the raw mean is not the standardised target's mean
+
+
+def test_state_aux_data_units_pool_the_first_batches_of_d_then_freeze(tmp_path):
+    """``state_aux_units="data"``: the target is standardised with statistics pooled over the student's first
+    batches (not one batch, not the teacher's first batch), frozen after, and saved with the student."""
+    norm = RunningStandardizer(3, floor=0.01, batches=4)
+    gen = torch.Generator().manual_seed(0)
+    chunks = [
+        torch.randn(5, 7, 3, generator=gen) * torch.tensor([0.001, 1.0, 10.0]) + i * torch.tensor([0.0, 1.0, 1.0])
+        for i in range(6)
+    ]
+    for c in chunks:
+        norm.update(c)
+    pooled = torch.cat([c.reshape(-1, 3) for c in chunks[:4]]).double()  # only the first 4 batches count
+    torch.testing.assert_close(norm.mean, pooled.mean(0))
+    torch.testing.assert_close(norm.scale, pooled.std(0, unbiased=False).clamp_min(0.01))
+    assert float(norm.scale[0]) == pytest.approx(0.01)  # the floor, not a blown-up millimetre
+    with pytest.raises(ValueError, match="floor"):
+        RunningStandardizer(3, floor=0.0)
+
+    t = teacher()
+    cfg = dataclasses.replace(CFG, state_aux=1.0)  # "data" is the default
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, cfg, seed=0)
+    data = batch(b=4, t=8, seed=2)
+    data["state"][..., 0] = data["state"][..., 0] * 0.01 + 3.0  # small-scale, offset: the cube's x in metres
+    b = torch_batch(t, data)
+    head = agent.student.state_head
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()  # predicts 0: the standardised mean once the statistics are the batch's
+    loss = float(distillation_loss(t.world_model, t.actor, agent.student, b, cfg).state_aux)
+    # Answering the mean costs ~1 per dimension and step (8 steps, 5 dims): no dimension dominates.
+    assert loss == pytest.approx(8 * 5, rel=0.05)
+    agent.save(tmp_path / "twist.pt")
+    again = TwistAgent.from_checkpoint(tmp_path / "twist.pt")
+    torch.testing.assert_close(again.student.state_aux_norm.mean, agent.student.state_aux_norm.mean)
+    with pytest.raises(ValueError, match="state_aux_units"):
+        TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(cfg, state_aux_units="metres"))
 
 
 def test_state_aux_needs_a_teacher_that_reads_state():

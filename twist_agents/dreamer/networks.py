@@ -280,6 +280,58 @@ class Standardizer(nn.Module):
         return y * self.scale + self.mean
 
 
+class RunningStandardizer(nn.Module):
+    """Per-dimension ``(x - mean) / max(std, floor)`` with statistics pooled over the first ``batches`` calls of
+    :meth:`update`, then frozen.
+
+    :class:`Standardizer` fits once, on one batch; a target whose spread only shows across many episodes (the
+    Franka cube's orientation: std 0.01 in the teacher's first batch, 0.14 over its whole dataset) needs more
+    samples. The pooled moments are exact (Chan et al.'s parallel update), and the statistics are buffers, so
+    they are saved with the model's ``state_dict`` and a resumed run keeps them.
+
+    Args:
+        dim: size of the vector it standardises.
+        floor: smallest scale, in the vector's own units.
+        batches: calls of :meth:`update` that add to the statistics; later calls change nothing.
+    """
+
+    def __init__(self, dim: int, floor: float, batches: int = 100) -> None:
+        super().__init__()
+        if not floor > 0 or batches < 1:
+            raise ValueError(f"RunningStandardizer: needs floor > 0 and batches >= 1, got {floor}, {batches}")
+        self.floor, self.batches = float(floor), int(batches)
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer("m2", torch.zeros(dim, dtype=torch.float64))  # sum of squared deviations
+        self.register_buffer("seen", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor) -> None:
+        """Pool the samples ``x`` ``(..., dim)`` into the statistics unless ``batches`` calls have been made."""
+        if int(self.seen) >= self.batches:
+            return
+        flat = x.detach().double().reshape(-1, self.mean.shape[0])  # (N, dim)
+        n = float(flat.shape[0])
+        b_mean = flat.mean(0)
+        b_m2 = (flat - b_mean).pow(2).sum(0)
+        total = float(self.count) + n
+        delta = b_mean - self.mean
+        self.m2.add_(b_m2 + delta.pow(2) * float(self.count) * n / total)
+        self.mean.add_(delta * n / total)
+        self.count.fill_(total)
+        self.seen.add_(1)
+
+    @property
+    def scale(self) -> torch.Tensor:
+        """``(dim,)`` ``max(std, floor)`` (the floor alone before any :meth:`update`)."""
+        var = self.m2 / self.count.clamp_min(1.0)
+        return var.sqrt().clamp_min(self.floor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., dim)`` in the vector's units -> standardised ``(..., dim)`` (same dtype as ``x``)."""
+        return (x - self.mean.to(x.dtype)) / self.scale.to(x.dtype)
+
+
 class MultiEncoder(nn.Module):
     """Encode the configured observation keys and concatenate: MLP for vectors, CNN for images.
 

@@ -87,6 +87,10 @@ class TwistAgent:
             if config.cnn_depth:
                 enc = dataclasses.replace(enc, cnn_depth=config.cnn_depth)
             aux_dim = 0
+            if config.state_aux_units not in ("data", "teacher"):
+                raise ValueError(
+                    f"DistillConfig.state_aux_units must be 'data' or 'teacher', got {config.state_aux_units!r}"
+                )
             if config.state_aux > 0:
                 if "state" not in teacher.obs_shapes:
                     raise ValueError("DistillConfig.state_aux needs a teacher whose observations include 'state'")

@@ -75,11 +75,16 @@ class DistillConfig:
     a linear read-out of the paired privileged state from the student's image embedding (``W`` is trained with
     the student and unused when acting). Eq. 3 reaches the encoder only through the posterior's discrete
     latents; this gives it a dense, per-frame target for the physical quantities the teacher's latents encode.
-    Needs ``state`` in the dataset (TWIST's D always has it). The target is in the teacher's standardised units
-    when its world model standardises the state (``WorldModelConfig.standardize_vectors``), else raw. Those units
-    are fitted on the teacher's first batch: on the Franka push teacher the cube's orientation barely moved there
-    (``block_quat`` w: scale 0.01 against a std of 0.14 in D), so that one dimension gives ~240 of the ~315 per
-    step that answering the standardised mean costs on D. 0 disables it."""
+    Needs ``state`` in the dataset (TWIST's D always has it). The target's units are :attr:`state_aux_units`.
+    0 disables it."""
+    state_aux_units: str = "data"
+    """Units of :attr:`state_aux`'s target. ``"data"``: standardised per dimension with statistics pooled over the
+    student's first 100 batches of D (:class:`~twist_agents.dreamer.networks.RunningStandardizer`, saved with the
+    student), so answering the mean costs ~1 per dimension and step. ``"teacher"``: the teacher encoder's
+    standardised units when its world model standardises the state (``WorldModelConfig.standardize_vectors``),
+    else raw. Those are fitted on the teacher's first batch: on the Franka push teacher the cube's orientation
+    barely moved there (``block_quat`` w: scale 0.01 against a std of 0.14 in D), so that one dimension gave
+    ~240 of the ~315 per step that answering the mean cost, and the term swamped Eq. 3 (measured: no gain)."""
     checkpoint_every: int = 250
     """Write a resumable checkpoint every this many updates."""
     log_every: int = 50

@@ -182,11 +182,15 @@ def distillation_loss(
             raise ValueError("DistillConfig.state_aux > 0 needs a student built with aux_dim (its state_head)")
         # A linear read-out of the paired state from each frame's embedding (see DistillConfig.state_aux).
         target = batch["state"].float().flatten(2)  # (B, L, S)
-        standardizer = getattr(teacher.encoder, "standardizer", None)
-        if standardizer is not None and standardizer.mean.shape[0] == target.shape[-1]:
-            # In the teacher's standardised units: in metres a centimetre of the Franka cube's position would
-            # cost ~1e-4 beside joint velocities of order 1, the scale problem standardize_vectors fixes.
-            target = standardizer(target)
+        # Standardised per dimension: in metres a centimetre of the Franka cube's position would cost ~1e-4
+        # beside joint velocities of order 1, the scale problem standardize_vectors fixes for the teacher.
+        if config.state_aux_units == "data" and student.state_aux_norm is not None:
+            student.state_aux_norm.update(target)  # pools the first batches of D, then frozen
+            target = student.state_aux_norm(target)
+        elif config.state_aux_units == "teacher":
+            standardizer = getattr(teacher.encoder, "standardizer", None)
+            if standardizer is not None and standardizer.mean.shape[0] == target.shape[-1]:
+                target = standardizer(target)
         state_aux = _sq_dist(student.state_head(s_embed), target).sum(1).mean()
         loss = loss + config.state_aux * state_aux
     imag_deter, imag_prior, actions = zero, zero, None

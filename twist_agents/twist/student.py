@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from twist_agents.dreamer.config import EncoderConfig, RSSMConfig
-from twist_agents.dreamer.networks import MultiEncoder
+from twist_agents.dreamer.networks import MultiEncoder, RunningStandardizer
 from twist_agents.dreamer.rssm import RSSM
 from twist_agents.dreamer.world_model import WorldModel
 
@@ -54,6 +54,9 @@ class StudentWorldModel(nn.Module):
         self.rssm = RSSM(rssm, action_dim, self.encoder.out_dim)
         # (B, L, E) -> (B, L, aux_dim): trained only as a distillation target, never used to act.
         self.state_head = nn.Linear(self.encoder.out_dim, aux_dim) if aux_dim else None
+        # The read-out target's statistics over the dataset D (DistillConfig.state_aux_units == "data"); floor:
+        # 1 cm or 0.01 rad, so a dimension that D never moves is not blown up.
+        self.state_aux_norm = RunningStandardizer(aux_dim, floor=0.01) if aux_dim else None
 
     @classmethod
     def for_teacher(
