@@ -281,8 +281,9 @@ class Standardizer(nn.Module):
 
 
 class RunningStandardizer(nn.Module):
-    """Per-dimension ``(x - mean) / max(std, floor)`` with statistics pooled over the first ``batches`` calls of
-    :meth:`update`, then frozen.
+    """Per-dimension ``(x - mean) / max(std, floor)``, statistics pooled over the first calls of :meth:`update`.
+
+    After ``batches`` calls the statistics are frozen.
 
     :class:`Standardizer` fits once, on one batch; a target whose spread only shows across many episodes (the
     Franka cube's orientation: std 0.01 in the teacher's first batch, 0.14 over its whole dataset) needs more
