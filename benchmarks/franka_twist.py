@@ -280,6 +280,18 @@ def _rate(xs: list[float]) -> float:
     return float(np.mean(xs)) if xs else float("nan")
 
 
+def cpu_model() -> str:
+    """This machine's CPU, e.g. ``"AMD EPYC, family 25, 2 cpus"`` (from ``/proc/cpuinfo`` where it exists)."""
+    info: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return f"{info.get('model name', 'unknown CPU')}, family {info.get('cpu family', '?')}, {os.cpu_count()} cpus"
+
+
 def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> dict[str, Any]:
     """Evaluate what the grid trained (cached) and gather one row per task and seed."""
     from twist_agents.runner.compare import env_slug
@@ -297,7 +309,8 @@ def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> d
         for seed in seeds:
             twist_dir = out_dir / "runs" / "twist" / env_slug(env_id) / f"seed{seed}"
             dr_dir = out_dir / "runs" / "dreamer-dr" / env_slug(env_id) / f"seed{seed}"
-            row: dict[str, Any] = {"task": task, "env_id": env_id, "seed": seed}
+            # Runs are budgeted by wall clock, so the CPU sets how many env steps and updates a budget buys.
+            row: dict[str, Any] = {"task": task, "env_id": env_id, "seed": seed, "machine_cpu": cpu_model()}
             if (twist_dir / "DONE").exists():
                 cfg = json.loads((twist_dir / "run.json").read_text())
                 teacher = _teacher_success(twist_dir, env_id, trials)
@@ -429,7 +442,7 @@ def summarise(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         + " ".join(
             f"--{k.replace('_', '-')} {v if not isinstance(v, list) else ','.join(map(str, v))}"
             for k, v in vars(args).items()
-            if k not in ("out", "runs_dir")
+            if k not in ("out", "runs_dir") and v != "" and not (k == "seeds" and args.seed_list)
         ),
         "commit": commit,
         "machine": f"{os.cpu_count()} cpus, 2 worker processes x 1 torch thread, load {os.getloadavg()[0]:.1f}",
@@ -503,6 +516,14 @@ def main() -> None:
     data = summarise(data, a)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(data, indent=1))
+    if a.seed_list:  # the kept seeds' curves too (their run directories may be gone)
+        import pandas as pd
+
+        cols = ("agent", "env_id", "seed", "step", "return")
+        curves = pd.DataFrame(
+            [(*k.split(" ")[:2], int(k.split(" ")[2]), st, r) for k, pts in data["curves"].items() for st, r in pts],
+            columns=list(cols),
+        )
     if len(curves):  # one panel per task asked for, every agent's training returns
         plot_learning_curves(curves, a.out.with_name(a.out.stem + "_curves.png"))
     print(json.dumps(data["per_task"], indent=1))
