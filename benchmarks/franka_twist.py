@@ -207,7 +207,9 @@ def student_readout(agent: Any, env_id: str) -> dict[str, Any]:
         true = np.concatenate([t["true"] for t in traces])  # (N, D)
         out = {}
         for part, key in (("cube", "block_pos"), ("tip", "ee_pos")):
-            for reader in ("teacher", "student"):
+            for reader in ("teacher", "student", "student_aux"):
+                if reader not in traces[0]:  # student_aux: only a student with a state_aux head in data units
+                    continue
                 err = np.concatenate([t[reader] for t in traces])[:, index[key]] - true[:, index[key]]  # (N, 2)
                 out[f"{part}_xy_error_cm_{reader}"] = round(100 * float(np.sqrt((err**2).sum(1).mean())), 2)
             # What always answering the mean position would score: an error this size reads nothing.

@@ -269,13 +269,23 @@ def test_latent_error_trace_decodes_both_filters_and_can_follow_the_franka_scrip
     t = DreamerAgent(dreamer_config("debug"), {"state": (dim,), "pixels": (64, 64, 3)}, env.action_space, seed=0)
     agent = TwistAgent(t, {"pixels": (64, 64, 3)}, CFG, seed=0)
     agent.student = StudentWorldModel(
-        {"state": (dim,)}, ("state",), t.world_model.config.encoder, t.config.world_model.rssm, t.action_dim
+        {"state": (dim,)}, ("state",), t.world_model.config.encoder, t.config.world_model.rssm, t.action_dim, dim
     )
     agent.student.load_state_dict(
-        {**t.world_model.encoder.state_dict(prefix="encoder."), **t.world_model.rssm.state_dict(prefix="rssm.")}
+        {**t.world_model.encoder.state_dict(prefix="encoder."), **t.world_model.rssm.state_dict(prefix="rssm.")},
+        strict=False,  # the state_aux head and its statistics stay new
     )
     tr = latent_error_trace(agent, env, "expert", seed=4, decode=True)
+    assert "student_aux" not in tr["decoded"]  # the aux statistics were never fitted: no read-out to report
+    # A fitted state_aux head (data units) is read out too, in the state's units: a zero head answers D's mean.
+    agent.student.state_aux_norm.update(torch.randn(50, dim) * 2.0 + 5.0)
+    with torch.no_grad():
+        agent.student.state_head.weight.zero_()
+        agent.student.state_head.bias.zero_()
+    tr = latent_error_trace(agent, env, "expert", seed=4, decode=True)
     decoded = tr["decoded"]
+    mean = agent.student.state_aux_norm.mean.float().numpy()
+    np.testing.assert_allclose(decoded.pop("student_aux"), np.broadcast_to(mean, (steps, dim)), rtol=1e-5)
     assert {k: v.shape for k, v in decoded.items()} == {k: (steps, dim) for k in ("true", "teacher", "student")}
     np.testing.assert_allclose(decoded["student"], decoded["teacher"], atol=1e-6)
     obs, _ = env.reset(seed=4)

@@ -332,6 +332,10 @@ class RunningStandardizer(nn.Module):
         """``(..., dim)`` in the vector's units -> standardised ``(..., dim)`` (same dtype as ``x``)."""
         return (x - self.mean.to(x.dtype)) / self.scale.to(x.dtype)
 
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        """Standardised ``(..., dim)`` -> the vector's units (same dtype as ``y``)."""
+        return y * self.scale.to(y.dtype) + self.mean.to(y.dtype)
+
 
 class MultiEncoder(nn.Module):
     """Encode the configured observation keys and concatenate: MLP for vectors, CNN for images.

@@ -55,7 +55,9 @@ def latent_error_trace(agent: TwistAgent, env: Any, driver: str, seed: int, deco
         decode: also return ``"decoded"``: ``{"true": (T, D), "teacher": (T, D), "student": (T, D)}`` arrays, the
             true state and what the *teacher's* state decoder reads from each filter's latent at every step. The
             student is distilled into the teacher's latent space (Eq. 3), so the decoder reads its latents too:
-            the student's error beside the teacher's is its perception error in the state's own units.
+            the student's error beside the teacher's is its perception error in the state's own units. With a
+            ``state_aux`` head in data units (``DistillConfig.state_aux_units="data"``) also ``"student_aux"``
+            ``(T, D)``: that head's read-out of the student's frame embedding, before the RSSM.
     """
     if driver not in DRIVERS:
         raise ValueError(f"latent_error_trace: driver must be one of {DRIVERS}, got {driver!r}")
@@ -69,6 +71,18 @@ def latent_error_trace(agent: TwistAgent, env: Any, driver: str, seed: int, deco
     t_state = s_state = None
     out: dict[str, list[float]] = {k: [] for k in TERMS}
     decoded: dict[str, list[np.ndarray]] = {"true": [], "teacher": [], "student": []}
+    # The student's state_aux read-out straight from its encoder (no RSSM), where it has one in data units: it
+    # tells an encoder that does not see the scene from a latent that does not carry what the encoder sees.
+    aux_norm = getattr(student, "state_aux_norm", None)
+    aux = (
+        decode
+        and student.state_head is not None
+        and getattr(agent.config, "state_aux_units", "") == "data"
+        and aux_norm is not None
+        and float(aux_norm.count) > 0
+    )
+    if aux:
+        decoded["student_aux"] = []
     total, done = 0.0, False
     action = torch.zeros(1, teacher.action_dim, device=teacher.device)
     while not done:
@@ -85,6 +99,8 @@ def latent_error_trace(agent: TwistAgent, env: Any, driver: str, seed: int, deco
             decoded["true"].append(np.asarray(obs["state"], np.float32))
             decoded["teacher"].append(decoder.reconstruct(t_feat)["state"][0].cpu().numpy())  # (D,)
             decoded["student"].append(decoder.reconstruct(s_feat)["state"][0].cpu().numpy())  # (D,)
+            if aux:
+                decoded["student_aux"].append(aux_norm.inverse(student.state_head(s_emb))[0].cpu().numpy())  # (D,)
         if driver == "expert":
             scaled = np.asarray(env.unwrapped.expert_action(), np.float32)
             action = torch.as_tensor(2.0 * (scaled - low) / (high - low) - 1.0, device=teacher.device)[None]
