@@ -26,6 +26,9 @@ class StudentWorldModel(nn.Module):
         encode: the observation keys the student reads (``("pixels",)`` for TWIST).
         encoder: :class:`~twist_agents.dreamer.networks.MultiEncoder`.
         rssm: :class:`~twist_agents.dreamer.rssm.RSSM` with the teacher's :class:`RSSMConfig`.
+        state_head: ``nn.Linear`` embedding -> state read-out (``DistillConfig.state_aux``), or ``None``.
+        state_aux_norm: :class:`~twist_agents.dreamer.networks.RunningStandardizer` of that read-out's target in
+            data units, or ``None``.
 
     Args:
         obs_shapes: shapes of the available observation keys.
