@@ -73,14 +73,8 @@ def latent_error_trace(agent: TwistAgent, env: Any, driver: str, seed: int, deco
     decoded: dict[str, list[np.ndarray]] = {"true": [], "teacher": [], "student": []}
     # The student's state_aux read-out straight from its encoder (no RSSM), where it has one in data units: it
     # tells an encoder that does not see the scene from a latent that does not carry what the encoder sees.
-    aux_norm = getattr(student, "state_aux_norm", None)
-    aux = (
-        decode
-        and student.state_head is not None
-        and getattr(agent.config, "state_aux_units", "") == "data"
-        and aux_norm is not None
-        and float(aux_norm.count) > 0
-    )
+    aux_norm = student.state_aux_norm  # exists exactly when state_head does
+    aux = decode and aux_norm is not None and agent.config.state_aux_units == "data" and float(aux_norm.count) > 0
     if aux:
         decoded["student_aux"] = []
     total, done = 0.0, False
