@@ -7,7 +7,9 @@ directly on the frames, reads it to 4-6 cm. Eq. 3 reaches the encoder only throu
 latents; :attr:`~twist_agents.twist.config.DistillConfig.state_aux` (not in the paper) adds the direct per-frame
 target, a linear read-out of the paired state from the embedding: ``state-aux`` in the teacher's standardised
 units (fitted on its first batch, where the cube's orientation barely moved), ``state-aux-data`` in units
-standardised over the student's first 100 batches of D (``DistillConfig.state_aux_units``). This
+standardised over the student's first 100 batches of D (``DistillConfig.state_aux_units``), ``state-aux-pos``
+only the cube's and the tool tip's positions (``DistillConfig.state_aux_dims``), ``state-aux-pos-short`` that on
+40 sequences of 10 frames per batch instead of 8 of 50 (many scenes per batch, as the supervised probe). This
 script trains a fresh student with a variant's settings for ``--budget-minutes`` of distillation (the teacher
 and its dataset D are the grid run's, linked, not copied), then evaluates it beside the grid run's own student
 on the same episodes:
@@ -26,6 +28,7 @@ Writes ``benchmarks/results/franka_distill_probe.json`` (one entry per variant a
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import time
@@ -36,10 +39,32 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results" / "franka_distill_probe.json"
 ENV = "TWIST/BlockPush-Sim-v0"
+
+
+def state_dims(*fields: str) -> tuple[int, ...]:
+    """Indices of the Franka state's ``fields`` (:data:`~twist_envs.franka.sim.STATE_LAYOUT`) in the flat state."""
+    from twist_envs.franka.sim import STATE_LAYOUT
+
+    at, out = 0, []
+    for name, n in STATE_LAYOUT:
+        if name in fields:
+            out.extend(range(at, at + n))
+        at += n
+    return tuple(out)
+
+
+POSITIONS = state_dims("ee_pos", "block_pos")
+"""The tool tip's and the cube's positions (6 of the 34 floats): what ``franka_perception.py`` reads."""
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": {},
     "state-aux": {"state_aux": 1.0, "state_aux_units": "teacher"},
     "state-aux-data": {"state_aux": 1.0, "state_aux_units": "data"},
+    # Only the positions, weighted so that answering their mean costs ~30 per step as all 34 floats at weight 1
+    # did: the read-out's gradient is about the cube and the tip, not the arm's joints.
+    "state-aux-pos": {"state_aux": 5.0, "state_aux_dims": POSITIONS},
+    # The same, on 40 sequences of 10 frames (400 frames as 8 x 50): 40 scenes per batch, nearer the supervised
+    # probe's 64 frames from random episodes than 8 sequences of consecutive, nearly identical frames.
+    "state-aux-pos-short": {"state_aux": 5.0, "state_aux_dims": POSITIONS, "seq_len": 10, "batch_size": 40},
 }
 """Distillation overrides (:class:`~twist_agents.twist.config.DistillConfig` fields) on the ``cpu`` preset."""
 TRIALS = 20
@@ -131,10 +156,12 @@ def main() -> None:
         "eval_wall_s": round(time.time() - t1, 1),
         "loadavg": os.getloadavg(),
     }
-    doc = json.loads(a.out.read_text()) if a.out.exists() else {"note": __doc__.split("\n\n")[0], "runs": {}}
-    doc["runs"][f"{a.variant}_seed{a.seed}"] = entry
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(doc, indent=1))
+    with open(a.out.with_suffix(".lock"), "w") as lock:  # two seeds finishing together: one writer at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        doc = json.loads(a.out.read_text()) if a.out.exists() else {"note": __doc__.split("\n\n")[0], "runs": {}}
+        doc["runs"][f"{a.variant}_seed{a.seed}"] = entry
+        a.out.write_text(json.dumps(doc, indent=1))
     print(json.dumps({k: entry[k] for k in ("distill_updates", "heldout", "grid_student_heldout")}), flush=True)
 
 

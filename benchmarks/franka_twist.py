@@ -211,6 +211,8 @@ def student_readout(agent: Any, env_id: str) -> dict[str, Any]:
                 if reader not in traces[0]:  # student_aux: only a student with a state_aux head in data units
                     continue
                 err = np.concatenate([t[reader] for t in traces])[:, index[key]] - true[:, index[key]]  # (N, 2)
+                if np.isnan(err).any():  # student_aux of a head that reads other state dimensions
+                    continue
                 out[f"{part}_xy_error_cm_{reader}"] = round(100 * float(np.sqrt((err**2).sum(1).mean())), 2)
             # What always answering the mean position would score: an error this size reads nothing.
             moved = true[:, index[key]] - true[:, index[key]].mean(0)

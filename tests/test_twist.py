@@ -295,6 +295,20 @@ def test_latent_error_trace_decodes_both_filters_and_can_follow_the_franka_scrip
         states.append(obs["state"])
     np.testing.assert_allclose(decoded["true"], np.stack(states), atol=1e-5)  # the controller's own episode
     assert np.abs(decoded["true"][-1] - decoded["true"][0]).max() > 1e-3  # and it moved the arm
+    # A head that reads only some dimensions (DistillConfig.state_aux_dims) reports NaN in the others.
+    dims = (16, 18)
+    agent.config = dataclasses.replace(CFG, state_aux=1.0, state_aux_dims=dims)
+    agent.student = StudentWorldModel(
+        {"state": (dim,)}, ("state",), t.world_model.config.encoder, t.config.world_model.rssm, t.action_dim, len(dims)
+    )
+    agent.student.state_aux_norm.update(torch.randn(50, len(dims)) * 2.0 + 5.0)
+    with torch.no_grad():
+        agent.student.state_head.weight.zero_()
+        agent.student.state_head.bias.zero_()
+    aux = latent_error_trace(agent, env, "expert", seed=4, decode=True)["decoded"]["student_aux"]  # (T, D)
+    mean = agent.student.state_aux_norm.mean.float().numpy()
+    np.testing.assert_allclose(aux[:, list(dims)], np.broadcast_to(mean, (steps, len(dims))), rtol=1e-5)
+    assert np.isnan(np.delete(aux, list(dims), axis=1)).all()
     with pytest.raises(ValueError, match="driver must be one of"):
         latent_error_trace(agent, env, "operator", seed=4)
     env.close()
@@ -459,6 +473,38 @@ def test_state_aux_data_units_pool_the_first_batches_of_d_then_freeze(tmp_path):
     torch.testing.assert_close(again.student.state_aux_norm.mean, agent.student.state_aux_norm.mean)
     with pytest.raises(ValueError, match="state_aux_units"):
         TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(cfg, state_aux_units="metres"))
+
+
+def test_state_aux_dims_regress_only_the_chosen_state_dimensions(tmp_path):
+    """``state_aux_dims``: the head reads only those dimensions, in their own data units; the others cost nothing;
+    bad indices are refused; the choice round-trips through a checkpoint."""
+    t = teacher()
+    dims = (1, 3)
+    cfg = dataclasses.replace(CFG, state_aux=1.0, state_aux_dims=dims)
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, cfg, seed=0)
+    assert agent.student.state_head.out_features == len(dims)
+    data = batch(b=4, t=8, seed=2)
+    b = torch_batch(t, data)
+    head = agent.student.state_head
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()  # predicts the standardised mean once the statistics are the batch's
+    loss = float(distillation_loss(t.world_model, t.actor, agent.student, b, cfg).state_aux)
+    assert loss == pytest.approx(8 * len(dims), rel=0.05)  # ~1 per chosen dimension and step
+    torch.testing.assert_close(
+        agent.student.state_aux_norm.mean, b["state"].flatten(0, 1)[:, list(dims)].double().mean(0)
+    )
+    other = {**b, "state": b["state"].clone()}
+    other["state"][..., 0] += 100.0  # a dimension the head does not read
+    other["state"][..., 2] *= -50.0
+    again = float(distillation_loss(t.world_model, t.actor, agent.student, other, cfg).state_aux)
+    assert again == pytest.approx(loss, rel=1e-5)
+    agent.save(tmp_path / "twist.pt")
+    loaded = TwistAgent.from_checkpoint(tmp_path / "twist.pt")
+    assert tuple(loaded.config.state_aux_dims) == dims and loaded.student.state_head.out_features == len(dims)
+    for bad in ((1, 1), (-1,), (5,)):  # the debug teacher's state has 5 floats
+        with pytest.raises(ValueError, match="state_aux_dims"):
+            TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(cfg, state_aux_dims=bad))
 
 
 def test_state_aux_needs_a_teacher_that_reads_state():

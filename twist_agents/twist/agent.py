@@ -95,6 +95,13 @@ class TwistAgent:
                 if "state" not in teacher.obs_shapes:
                     raise ValueError("DistillConfig.state_aux needs a teacher whose observations include 'state'")
                 aux_dim = int(np.prod(teacher.obs_shapes["state"]))
+                dims = tuple(int(i) for i in config.state_aux_dims)
+                if dims and (len(set(dims)) != len(dims) or not all(0 <= i < aux_dim for i in dims)):
+                    raise ValueError(
+                        f"DistillConfig.state_aux_dims must be distinct indices in [0, {aux_dim}) (the teacher's "
+                        f"state size), got {config.state_aux_dims!r}"
+                    )
+                aux_dim = len(dims) or aux_dim
             self.student = StudentWorldModel.for_teacher(
                 teacher.world_model, student_obs_shapes, encode, enc, rssm_hidden=config.rssm_hidden, aux_dim=aux_dim
             ).to(teacher.device)

@@ -85,6 +85,11 @@ class DistillConfig:
     else raw. Those are fitted on the teacher's first batch: on the Franka push teacher the cube's orientation
     barely moved there (``block_quat`` w: scale 0.01 against a std of 0.14 in D), so that one dimension gave
     ~240 of the ~315 per step that answering the mean cost, and the term swamped Eq. 3 (measured: no gain)."""
+    state_aux_dims: tuple[int, ...] = ()
+    """Indices into the flat state that :attr:`state_aux` regresses; empty: all of them. On the Franka tasks the
+    state has 34 floats of which the cube's position is 3 (``twist_envs.franka.sim.STATE_LAYOUT``), so with all
+    of them the read-out's gradient is mostly about the arm, which fills the frame; the supervised probe that
+    reads the cube to 4-7 cm regresses only the cube's and the tool tip's positions."""
     checkpoint_every: int = 250
     """Write a resumable checkpoint every this many updates."""
     log_every: int = 50

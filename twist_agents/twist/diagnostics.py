@@ -57,7 +57,8 @@ def latent_error_trace(agent: TwistAgent, env: Any, driver: str, seed: int, deco
             student is distilled into the teacher's latent space (Eq. 3), so the decoder reads its latents too:
             the student's error beside the teacher's is its perception error in the state's own units. With a
             ``state_aux`` head in data units (``DistillConfig.state_aux_units="data"``) also ``"student_aux"``
-            ``(T, D)``: that head's read-out of the student's frame embedding, before the RSSM.
+            ``(T, D)``: that head's read-out of the student's frame embedding, before the RSSM (NaN in the state
+            dimensions outside ``DistillConfig.state_aux_dims``).
     """
     if driver not in DRIVERS:
         raise ValueError(f"latent_error_trace: driver must be one of {DRIVERS}, got {driver!r}")
@@ -94,7 +95,10 @@ def latent_error_trace(agent: TwistAgent, env: Any, driver: str, seed: int, deco
             decoded["teacher"].append(decoder.reconstruct(t_feat)["state"][0].cpu().numpy())  # (D,)
             decoded["student"].append(decoder.reconstruct(s_feat)["state"][0].cpu().numpy())  # (D,)
             if aux:
-                decoded["student_aux"].append(aux_norm.inverse(student.state_head(s_emb))[0].cpu().numpy())  # (D,)
+                read = aux_norm.inverse(student.state_head(s_emb))[0].cpu().numpy()  # (len(dims),) or (D,)
+                full = np.full(decoded["true"][-1].shape, np.nan, np.float32)  # NaN: a dimension it does not read
+                full[list(agent.config.state_aux_dims) or slice(None)] = read
+                decoded["student_aux"].append(full)  # (D,)
         if driver == "expert":
             scaled = np.asarray(env.unwrapped.expert_action(), np.float32)
             action = torch.as_tensor(2.0 * (scaled - low) / (high - low) - 1.0, device=teacher.device)[None]

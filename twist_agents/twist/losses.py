@@ -184,13 +184,15 @@ def distillation_loss(
         target = batch["state"].float().flatten(2)  # (B, L, S)
         # Standardised per dimension: in metres a centimetre of the Franka cube's position would cost ~1e-4
         # beside joint velocities of order 1, the scale problem standardize_vectors fixes for the teacher.
-        if config.state_aux_units == "data" and student.state_aux_norm is not None:
-            student.state_aux_norm.update(target)  # pools the first batches of D, then frozen
-            target = student.state_aux_norm(target)
-        elif config.state_aux_units == "teacher":
+        if config.state_aux_units == "teacher":
             standardizer = getattr(teacher.encoder, "standardizer", None)
             if standardizer is not None and standardizer.mean.shape[0] == target.shape[-1]:
                 target = standardizer(target)
+        if config.state_aux_dims:  # only the chosen state dimensions (see DistillConfig.state_aux_dims)
+            target = target[..., list(config.state_aux_dims)]  # (B, L, len(dims))
+        if config.state_aux_units == "data" and student.state_aux_norm is not None:
+            student.state_aux_norm.update(target)  # pools the first batches of D, then frozen
+            target = student.state_aux_norm(target)
         state_aux = _sq_dist(student.state_head(s_embed), target).sum(1).mean()
         loss = loss + config.state_aux * state_aux
     imag_deter, imag_prior, actions = zero, zero, None
