@@ -65,6 +65,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # The same, on 40 sequences of 10 frames (400 frames as 8 x 50): 40 scenes per batch, nearer the supervised
     # probe's 64 frames from random episodes than 8 sequences of consecutive, nearly identical frames.
     "state-aux-pos-short": {"state_aux": 5.0, "state_aux_dims": POSITIONS, "seq_len": 10, "batch_size": 40},
+    # The same with the student's images shifted by up to 4 pixels per sequence (DistillConfig.shift_aug): that
+    # student's cube read-out fit D's frames to 3.7-3.8 cm but fresh episodes only to 8-11 cm.
+    "state-aux-pos-short-shift": {
+        "state_aux": 5.0,
+        "state_aux_dims": POSITIONS,
+        "seq_len": 10,
+        "batch_size": 40,
+        "shift_aug": 4,
+    },
 }
 """Distillation overrides (:class:`~twist_agents.twist.config.DistillConfig` fields) on the ``cpu`` preset."""
 TRIALS = 20

@@ -507,6 +507,37 @@ def test_state_aux_dims_regress_only_the_chosen_state_dimensions(tmp_path):
             TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(cfg, state_aux_dims=bad))
 
 
+def test_random_shift_moves_each_sequence_by_one_offset_with_edges_repeated():
+    from twist_agents.twist.losses import random_shift
+
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (6, 3, 16, 12, 3), dtype=torch.uint8, generator=gen)
+    assert random_shift(images, 0) is images
+    out = random_shift(images, 2, torch.Generator().manual_seed(1))
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    pad = torch.nn.functional.pad(images.permute(0, 1, 4, 2, 3).float().flatten(0, 1), (2, 2, 2, 2), mode="replicate")
+    pad = pad.unflatten(0, (6, 3)).permute(0, 1, 3, 4, 2)  # (B, L, H + 4, W + 4, C)
+    moved = 0
+    for b in range(6):  # the same crop of the replicate-padded frames for every frame of the sequence
+        hits = [
+            (dy, dx)
+            for dy in range(5)
+            for dx in range(5)
+            if torch.equal(pad[b, :, dy : dy + 16, dx : dx + 12].to(torch.uint8), out[b])
+        ]
+        assert hits, f"sequence {b} is not one translated copy"
+        moved += (2, 2) not in hits
+    assert moved > 0  # some sequences did move
+    again = random_shift(images, 2, torch.Generator().manual_seed(1))
+    assert torch.equal(again, out)  # the generator decides the offsets
+    t = teacher()
+    with pytest.raises(ValueError, match="shift_aug"):
+        TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, shift_aug=-1))
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, shift_aug=4), seed=0)
+    metrics = agent.update(batch())  # the shifted images train the student
+    assert np.isfinite(metrics["distill/loss"])
+
+
 def test_state_aux_needs_a_teacher_that_reads_state():
     cfg = dreamer_config("debug", encode=("pixels",), decode=("pixels",))
     t = DreamerAgent(cfg, {"pixels": SHAPES["pixels"]}, ACTIONS, seed=0)

@@ -91,6 +91,8 @@ class TwistAgent:
                 raise ValueError(
                     f"DistillConfig.state_aux_units must be 'data' or 'teacher', got {config.state_aux_units!r}"
                 )
+            if config.shift_aug < 0:
+                raise ValueError(f"DistillConfig.shift_aug must be >= 0 pixels, got {config.shift_aug}")
             if config.state_aux > 0:
                 if "state" not in teacher.obs_shapes:
                     raise ValueError("DistillConfig.state_aux needs a teacher whose observations include 'state'")

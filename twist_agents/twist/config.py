@@ -90,6 +90,12 @@ class DistillConfig:
     state has 34 floats of which the cube's position is 3 (``twist_envs.franka.sim.STATE_LAYOUT``), so with all
     of them the read-out's gradient is mostly about the arm, which fills the frame; the supervised probe that
     reads the cube to 4-7 cm regresses only the cube's and the tool tip's positions."""
+    shift_aug: int = 0
+    """Not in the paper: translate the student's training images by up to this many pixels, one random offset per
+    sequence (:func:`~twist_agents.twist.losses.random_shift`); 0 disables it. The Franka BlockPush student's
+    read-out of the cube fits D's own frames (3.7-3.8 cm) but not fresh episodes of the same kind (8-11 cm): it
+    memorises D's ~530 episodes rather than seeing the cube, the overfitting that image shifts counter in
+    pixel-based RL (DrQ, RAD)."""
     checkpoint_every: int = 250
     """Write a resumable checkpoint every this many updates."""
     log_every: int = 50

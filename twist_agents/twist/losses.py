@@ -89,6 +89,34 @@ def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).pow(2).sum(-1)
 
 
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Translate each sequence's frames by one random integer offset in ``[-max_shift, max_shift]`` per axis.
+
+    The edge pixels repeat into the uncovered border (as padding by replication and cropping back). One offset
+    per *sequence*, not per frame: a constant offset is what a slightly moved camera does (the Franka DR moves the
+    camera once per episode), while a per-frame jitter would add motion that the RSSM reads as velocity.
+
+    Args:
+        images: ``(B, L, H, W, C)`` images (any dtype; uint8 stays uint8).
+        max_shift: the largest offset in pixels; 0 returns ``images`` itself.
+        generator: torch generator for the offsets.
+
+    Returns:
+        ``(B, L, H, W, C)`` shifted images.
+    """
+    if max_shift <= 0:
+        return images
+    b, _, h, w, _ = images.shape
+    offsets = torch.randint(-max_shift, max_shift + 1, (b, 2), generator=generator, device=images.device)
+    rows = (torch.arange(h, device=images.device)[None] + offsets[:, :1]).clamp(0, h - 1)  # (B, H)
+    cols = (torch.arange(w, device=images.device)[None] + offsets[:, 1:]).clamp(0, w - 1)  # (B, W)
+    seq = torch.arange(b, device=images.device)[:, None]  # (B, 1)
+    # Pick each sequence's rows, then its columns (advanced indexing pairs dim 0 with the permuted spatial dim).
+    shifted = images.permute(0, 2, 1, 3, 4)[seq, rows]  # (B, H, L, W, C)
+    shifted = shifted.permute(0, 3, 2, 1, 4)[seq, cols]  # (B, W, L, H, C)
+    return shifted.permute(0, 2, 3, 1, 4)  # (B, L, H, W, C)
+
+
 def teacher_rollout(
     teacher: WorldModel,
     actor: nn.Module,
@@ -152,7 +180,10 @@ def distillation_loss(
     with torch.no_grad():
         t_embed = teacher.encoder({k: batch[k] for k in teacher.config.encode})  # (B, L, E_T)
         t_post, t_prior = teacher.rssm.observe(t_embed, action, is_first, sample=False)
-    s_embed = student.encoder({k: batch[k] for k in student.encode})  # (B, L, E_S)
+    s_obs = {k: batch[k] for k in student.encode}
+    if config.shift_aug > 0 and "pixels" in s_obs:  # not in the paper: see DistillConfig.shift_aug
+        s_obs["pixels"] = random_shift(s_obs["pixels"], config.shift_aug, generator)
+    s_embed = student.encoder(s_obs)  # (B, L, E_S)
     s_post, s_prior = student.rssm.observe(s_embed, action, is_first, sample=False)
 
     deter = _sq_dist(t_post["deter"], s_post["deter"]).sum(1).mean()  # sum over t, mean over batch
