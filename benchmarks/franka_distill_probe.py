@@ -101,6 +101,46 @@ def heldout_success(agent: Any) -> dict[str, Any]:
     return {"success": float(np.mean(res.successes)), "mean_return": float(np.mean(res.returns))}
 
 
+def aux_fit_on_d(agent: Any, episodes_dir: Path, episodes: int = 40) -> dict[str, Any] | None:
+    """The ``state_aux`` head's read-out of the cube's and the tip's xy on D's own frames (what it was fit on).
+
+    Beside the read-out of fresh episodes (``student_readout``'s ``student_aux``), a much smaller error here means
+    the encoder memorises D's episodes instead of seeing the cube. ``episodes`` episodes of D drawn with a fixed
+    seed; root-mean-square xy error in cm over all their frames and ``*_spread_cm``, the error of answering D's
+    mean. ``None`` for a student without a head in data units.
+    """
+    import torch
+    from franka_twist import readout_parts
+
+    norm = agent.student.state_aux_norm
+    if norm is None or agent.config.state_aux_units != "data":
+        return None
+    dims = list(agent.config.state_aux_dims) or list(range(norm.mean.shape[0]))
+    files = sorted(episodes_dir.glob("*.npz"))
+    pick = np.random.default_rng(0).choice(len(files), min(episodes, len(files)), replace=False)
+    true, read = [], []
+    for i in sorted(pick):
+        with np.load(files[i]) as ep:
+            state = ep["state"]  # (T, D)
+            with torch.no_grad():
+                emb = agent.student.encoder({"pixels": torch.as_tensor(ep["pixels"])})  # (T, E)
+                out = norm.inverse(agent.student.state_head(emb)).numpy()  # (T, len(dims))
+        full = np.full(state.shape, np.nan, np.float32)
+        full[:, dims] = out
+        true.append(state)
+        read.append(full)
+    t, r = np.concatenate(true), np.concatenate(read)
+    result: dict[str, Any] = {"episodes": len(pick), "frames": len(t)}
+    for part, sl in readout_parts().items():
+        if np.isnan(r[:, sl]).any():
+            continue
+        result[f"{part}_xy_error_cm"] = round(100 * float(np.sqrt(((r[:, sl] - t[:, sl]) ** 2).sum(1).mean())), 2)
+        result[f"{part}_xy_spread_cm"] = round(
+            100 * float(np.sqrt(((t[:, sl] - t[:, sl].mean(0)) ** 2).sum(1).mean())), 2
+        )
+    return result
+
+
 def main() -> None:
     """Distil (resuming), evaluate the new and the grid's student, write the entry."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -161,6 +201,7 @@ def main() -> None:
         "grid_student_heldout": heldout_success(grid_agent),
         "readout": student_readout(agent, ENV),
         "grid_student_readout": student_readout(grid_agent, ENV),
+        "aux_fit_on_d": aux_fit_on_d(agent, run_dir / "teacher" / "episodes"),
         "this_call_distill_wall_s": round(distill_wall_s, 1),
         "eval_wall_s": round(time.time() - t1, 1),
         "loadavg": os.getloadavg(),

@@ -184,6 +184,18 @@ READOUT_EPISODES = 5
 """Episodes per driver of the student's read-out measurement (:func:`_student_readout`)."""
 
 
+def readout_parts() -> dict[str, slice]:
+    """What :func:`student_readout` reads: the cube's and the tool tip's x, y as slices of the flat Franka state
+    (:data:`~twist_envs.franka.sim.STATE_LAYOUT`), ``{"cube": ..., "tip": ...}``."""
+    from twist_envs.franka.sim import STATE_LAYOUT
+
+    at, start = 0, {}
+    for name, n in STATE_LAYOUT:
+        start[name] = at
+        at += n
+    return {part: slice(start[key], start[key] + 2) for part, key in (("cube", "block_pos"), ("tip", "ee_pos"))}
+
+
 def student_readout(agent: Any, env_id: str) -> dict[str, Any]:
     """Where the student thinks the cube and the tool tip are, beside where the teacher thinks they are.
 
@@ -196,26 +208,20 @@ def student_readout(agent: Any, env_id: str) -> dict[str, Any]:
     always answering the mean position: an error that large reads nothing."""
     from twist_agents.training.envs import make_env
     from twist_agents.twist.diagnostics import latent_error_trace
-    from twist_envs.franka.sim import STATE_LAYOUT
-
-    at, index = 0, {}
-    for name, n in STATE_LAYOUT:
-        index[name] = slice(at, at + 2)  # x and y
-        at += n
 
     def cell(traces: list[dict[str, np.ndarray]]) -> dict[str, float]:
         true = np.concatenate([t["true"] for t in traces])  # (N, D)
         out = {}
-        for part, key in (("cube", "block_pos"), ("tip", "ee_pos")):
+        for part, xy in readout_parts().items():
             for reader in ("teacher", "student", "student_aux"):
                 if reader not in traces[0]:  # student_aux: only a student with a state_aux head in data units
                     continue
-                err = np.concatenate([t[reader] for t in traces])[:, index[key]] - true[:, index[key]]  # (N, 2)
+                err = np.concatenate([t[reader] for t in traces])[:, xy] - true[:, xy]  # (N, 2)
                 if np.isnan(err).any():  # student_aux of a head that reads other state dimensions
                     continue
                 out[f"{part}_xy_error_cm_{reader}"] = round(100 * float(np.sqrt((err**2).sum(1).mean())), 2)
             # What always answering the mean position would score: an error this size reads nothing.
-            moved = true[:, index[key]] - true[:, index[key]].mean(0)
+            moved = true[:, xy] - true[:, xy].mean(0)
             out[f"{part}_xy_spread_cm"] = round(100 * float(np.sqrt((moved**2).sum(1).mean())), 2)
         return out
 
