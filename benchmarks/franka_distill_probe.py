@@ -47,14 +47,10 @@ ENV = "TWIST/BlockPush-Sim-v0"
 
 def state_dims(*fields: str) -> tuple[int, ...]:
     """Indices of the Franka state's ``fields`` (:data:`~twist_envs.franka.sim.STATE_LAYOUT`) in the flat state."""
-    from twist_envs.franka.sim import STATE_LAYOUT
+    from twist_envs.franka.sim import STATE_SLICES
 
-    at, out = 0, []
-    for name, n in STATE_LAYOUT:
-        if name in fields:
-            out.extend(range(at, at + n))
-        at += n
-    return tuple(out)
+    # STATE_SLICES keeps the state's order, so the indices come out sorted.
+    return tuple(i for name, where in STATE_SLICES.items() if name in fields for i in range(where.start, where.stop))
 
 
 POSITIONS = state_dims("ee_pos", "block_pos")

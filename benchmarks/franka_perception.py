@@ -63,13 +63,9 @@ def camera(view: str) -> Any:
 
 def target_index() -> list[int]:
     """State indices of the read-out targets, in :data:`PARTS` order (cube x, y; tip x, y, z)."""
-    from twist_envs.franka.sim import STATE_LAYOUT
+    from twist_envs.franka.sim import STATE_SLICES
 
-    at, start = 0, {}
-    for name, n in STATE_LAYOUT:
-        start[name] = at
-        at += n
-    return [start[field] + i for field, n in PARTS.values() for i in range(n)]
+    return [STATE_SLICES[field].start + i for field, n in PARTS.values() for i in range(n)]
 
 
 def demo_frames(split: str, episodes: int, seed: int, view: str) -> tuple[np.ndarray, np.ndarray]:

@@ -224,13 +224,12 @@ def model_fit(agent: Any, episodes: list[tuple[Any, Any]], horizon: int = 15) ->
     import numpy as np
     import torch
 
-    from twist_envs.franka.sim import STATE_LAYOUT
+    from twist_envs.franka.sim import STATE_SLICES
 
-    at, index = 0, {}
-    for name, n in STATE_LAYOUT:
-        index[name] = list(range(at, at + n))
-        at += n
-    dims = {"cube_xy": index["block_pos"][:2], "tip_xy": index["ee_pos"][:2]}
+    dims = {
+        part: [STATE_SLICES[key].start, STATE_SLICES[key].start + 1]
+        for part, key in (("cube_xy", "block_pos"), ("tip_xy", "ee_pos"))
+    }
     wm = agent.world_model
     post_pred, open_pred, post_true, open_true = [], [], [], []
     with torch.no_grad():

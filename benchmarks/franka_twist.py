@@ -187,13 +187,10 @@ READOUT_EPISODES = 5
 def readout_parts() -> dict[str, slice]:
     """What :func:`student_readout` reads: the cube's and the tool tip's x, y as slices of the flat Franka state
     (:data:`~twist_envs.franka.sim.STATE_LAYOUT`), ``{"cube": ..., "tip": ...}``."""
-    from twist_envs.franka.sim import STATE_LAYOUT
+    from twist_envs.franka.sim import STATE_SLICES
 
-    at, start = 0, {}
-    for name, n in STATE_LAYOUT:
-        start[name] = at
-        at += n
-    return {part: slice(start[key], start[key] + 2) for part, key in (("cube", "block_pos"), ("tip", "ee_pos"))}
+    at = {part: STATE_SLICES[key].start for part, key in (("cube", "block_pos"), ("tip", "ee_pos"))}
+    return {part: slice(start, start + 2) for part, start in at.items()}
 
 
 def student_readout(agent: Any, env_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import twist_envs  # noqa: F401  (registers the ids)
 from twist_envs.franka.scene import DEFAULT_WORKSPACE
 from twist_envs.franka.scripted import ScriptedPolicy
-from twist_envs.franka.sim import STATE_DIM, FrankaSimEnv, readout_from_state
+from twist_envs.franka.sim import STATE_DIM, STATE_LAYOUT, STATE_SLICES, FrankaSimEnv, readout_from_state
 from twist_envs.franka.tasks import (
     BLOCK_SIZE,
     TABLE_HEIGHT,
@@ -332,3 +332,10 @@ def test_contact_force_is_reported_and_a_limit_ends_the_episode_like_the_arms_re
     for bad in (-1.0, 0, float("nan"), True, "30"):
         with pytest.raises(ValueError, match="contact_force_limit"):
             FrankaSimEnv(contact_force_limit=bad)
+
+
+def test_state_slices_tile_the_state_in_layout_order():
+    assert list(STATE_SLICES) == [name for name, _ in STATE_LAYOUT]
+    covered = [i for where in STATE_SLICES.values() for i in range(where.start, where.stop)]
+    assert covered == list(range(STATE_DIM))
+    assert [where.stop - where.start for where in STATE_SLICES.values()] == [n for _, n in STATE_LAYOUT]

@@ -66,6 +66,18 @@ STATE_LAYOUT: tuple[tuple[str, int], ...] = (
 """Order and size of the fields of ``obs["state"]`` (34 floats for both tasks)."""
 STATE_DIM = sum(n for _, n in STATE_LAYOUT)
 
+
+def _state_slices() -> dict[str, slice]:
+    at, out = 0, {}
+    for name, n in STATE_LAYOUT:
+        out[name] = slice(at, at + n)
+        at += n
+    return out
+
+
+STATE_SLICES: dict[str, slice] = _state_slices()
+"""Where each field of :data:`STATE_LAYOUT` lies in the flat state, e.g. ``state[STATE_SLICES["block_pos"]]``."""
+
 BANK_TRAIN, BANK_TEST, BANK_PIXELS = 32, 12, 128
 """Textures compiled into the model per split (background and table/floor banks) and their side in pixels."""
 
@@ -247,8 +259,5 @@ class FrankaSimEnv(RandomizedMujocoEnv):
 def readout_from_state(state: np.ndarray) -> TaskReadout:
     """Rebuilds the task readout from ``obs["state"]`` (laid out as :data:`STATE_LAYOUT`)."""
     s = np.asarray(state, dtype=np.float64)
-    at, fields = 0, {}
-    for name, n in STATE_LAYOUT:
-        fields[name] = s[at : at + n]
-        at += n
+    fields = {name: s[where] for name, where in STATE_SLICES.items()}
     return TaskReadout(fields["ee_pos"], fields["block_pos"], fields["goal_pos"], float(fields["gripper_width"][0]))
