@@ -11,7 +11,10 @@ standardised over the student's first 100 batches of D (``DistillConfig.state_au
 only the cube's and the tool tip's positions (``DistillConfig.state_aux_dims``), ``state-aux-pos-short`` that on
 40 sequences of 10 frames per batch instead of 8 of 50 (many scenes per batch, as the supervised probe),
 ``state-aux-pos-short-shift`` that with the images shifted by up to 4 pixels (``DistillConfig.shift_aug``). A
-rerun with a larger ``--budget-minutes`` resumes the run and replaces its entry. This
+rerun with a larger ``--budget-minutes`` resumes the run and replaces its entry. With ``--teacher-minutes M`` the
+student copies a stronger teacher: a copy of the grid's teacher first trains on to M minutes of training clock
+(:func:`continued_teacher`; more env steps and a larger D), and the entry, ``<variant>_teacher<M>m_seed<N>``,
+reports that teacher's own success on state in place of the grid student's. This
 script trains a fresh student with a variant's settings for ``--budget-minutes`` of distillation (the teacher
 and its dataset D are the grid run's, linked, not copied), then evaluates it beside the grid run's own student
 on the same episodes:
@@ -35,6 +38,7 @@ import argparse
 import fcntl
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -84,6 +88,66 @@ def grid_run(runs_dir: Path, seed: int) -> Path:
     run = runs_dir / "runs" / "twist" / ENV.replace("/", "_") / f"seed{seed}"
     if not (run / "DONE").exists():
         raise SystemExit(f"franka_distill_probe.py: {run} is not a finished franka_twist.py run; run the grid first")
+    return run
+
+
+def copy_teacher(src: Path, dst: Path) -> None:
+    """Copy the teacher run ``src`` to ``dst`` without its ``DONE``, so that ``train_teacher`` resumes the copy.
+
+    The episodes (D) are hard-linked: they are written once and never changed, so a link is a copy that costs no
+    disk. The rest (checkpoints, metrics, config) is copied. The copy appears at ``dst`` only once complete; one
+    killed half-way is started again.
+    """
+    partial = dst.with_name(dst.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+
+    def link_episodes(a: str, b: str) -> None:
+        (os.link if Path(a).parent.name == "episodes" else shutil.copy2)(a, b)
+
+    shutil.copytree(src, partial, copy_function=link_episodes, ignore=shutil.ignore_patterns("DONE"))
+    partial.rename(dst)
+
+
+def continued_teacher(source: Path, minutes: float, seed: int) -> Path:
+    """The grid run's teacher trained on to ``minutes`` of training wall clock, in a copy: the probe's run dir for it.
+
+    The copy (``runs/franka_distill_probe/<grid>/teacher<M>m_s<seed>/teacher``, :func:`copy_teacher`) resumes
+    under the task recipe the grid trained with, so it continues the same run: more env steps, and more episodes
+    in D. The grid's own run is not touched. Resumes when killed; a finished one is returned as it is. Its
+    ``summary.json`` keeps the teacher's clock over both parts.
+    """
+    from franka_twist import recipe_tag
+
+    from twist_agents.runner.recipes import recipe_for
+    from twist_agents.runner.request import BUDGET_STEP_CAP
+    from twist_agents.twist.pipeline import read_summary, train_teacher
+
+    grid_dir = source.parents[3]
+    if not grid_dir.name.endswith(f"recipe-{recipe_tag()}"):  # the recipe below must be the one it trained with
+        raise SystemExit(f"franka_distill_probe.py: {grid_dir} was trained under another task recipe than today's")
+    trained_min = float(read_summary(source)["teacher_s"]) / 60
+    if minutes <= trained_min:
+        raise SystemExit(
+            f"franka_distill_probe.py: --teacher-minutes {minutes:g} is not past the {trained_min:.1f} minutes the "
+            "grid's teacher trained; ask for more, or 0 for the grid's teacher as it is"
+        )
+    run = Path("runs/franka_distill_probe") / grid_dir.name / f"teacher{minutes:g}m_s{seed}"
+    if not (run / "teacher").exists():
+        copy_teacher(source / "teacher", run / "teacher")
+    recipe = recipe_for(ENV)
+    train_teacher(
+        ENV,
+        run,
+        preset="cpu",
+        seed=seed,
+        teacher_steps=BUDGET_STEP_CAP,  # the budget ends it, as in the grid
+        resume=True,
+        progress=False,
+        loop_overrides=recipe.loop,
+        budget_s=60.0 * minutes,
+        teacher_overrides={"world_model": dict(recipe.world_model)} if recipe.world_model else None,
+        teacher_env_kwargs=recipe.env,
+    )
     return run
 
 
@@ -148,15 +212,22 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget-minutes", type=float, default=20.0, help="distillation wall clock")
     p.add_argument("--runs-dir", type=Path, default=None, help="franka_twist.py's runs dir (default: its default)")
+    p.add_argument(
+        "--teacher-minutes",
+        type=float,
+        default=0.0,
+        help="first train a copy of the grid's teacher on to this many minutes of training clock "
+        "(continued_teacher), and distil from it; 0: the grid's teacher as it is",
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args()
     if a.variant not in VARIANTS:
         raise SystemExit(f"franka_distill_probe.py: unknown variant {a.variant!r}; choose one of {list(VARIANTS)}")
-    if not a.budget_minutes > 0:
-        raise SystemExit("franka_distill_probe.py: --budget-minutes must be positive")
+    if not a.budget_minutes > 0 or not a.teacher_minutes >= 0:
+        raise SystemExit("franka_distill_probe.py: --budget-minutes must be positive, --teacher-minutes >= 0")
     os.environ.setdefault("MUJOCO_GL", "egl")
     import torch
-    from franka_twist import default_runs_dir, student_readout
+    from franka_twist import default_runs_dir, student_readout, teacher_state_success
 
     from twist_agents.runner.request import BUDGET_STEP_CAP
     from twist_agents.runner.runs import load_run_agent
@@ -164,13 +235,15 @@ def main() -> None:
 
     torch.set_num_threads(1)
     source = grid_run(a.runs_dir or default_runs_dir(), a.seed)
-    run_dir = Path("runs/franka_distill_probe") / source.parents[3].name / f"{a.variant}_s{a.seed}"
+    name = f"{a.variant}_teacher{a.teacher_minutes:g}m" if a.teacher_minutes else a.variant
+    run_dir = Path("runs/franka_distill_probe") / source.parents[3].name / f"{name}_s{a.seed}"
+    teacher_run = continued_teacher(source, a.teacher_minutes, a.seed) if a.teacher_minutes else source
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "teacher").exists():
-        (run_dir / "teacher").symlink_to((source / "teacher").resolve(), target_is_directory=True)
+        (run_dir / "teacher").symlink_to((teacher_run / "teacher").resolve(), target_is_directory=True)
     teacher_keys = ("teacher_s", "teacher_eval_s", "teacher_env_steps", "teacher_budget_s")
     if "teacher_s" not in read_summary(run_dir):  # the teacher's clock, so the budget below is distillation's
-        write_summary(run_dir, {k: v for k, v in read_summary(source).items() if k in teacher_keys})
+        write_summary(run_dir, {k: v for k, v in read_summary(teacher_run).items() if k in teacher_keys})
     teacher_s = float(read_summary(run_dir)["teacher_s"])
     t0 = time.time()
     agent = train_twist(
@@ -187,32 +260,52 @@ def main() -> None:
     distill_wall_s = time.time() - t0
     summary = read_summary(run_dir)
     t1 = time.time()
-    grid_agent = load_run_agent(source)[0]
+    # Beside a student of the grid's teacher, the grid's own student; beside one of a teacher trained on, that
+    # teacher (the grid's student copies another teacher).
+    grid_agent = None if a.teacher_minutes else load_run_agent(source)[0]
     entry = {
         "command": f"benchmarks/franka_distill_probe.py --variant {a.variant} --seed {a.seed} "
-        f"--budget-minutes {a.budget_minutes:g}",
+        f"--budget-minutes {a.budget_minutes:g}"
+        + (f" --teacher-minutes {a.teacher_minutes:g}" if a.teacher_minutes else ""),
         "source_run": str(source),
+        "teacher_run": str(teacher_run),
+        "teacher_env_steps": read_summary(teacher_run).get("teacher_env_steps"),
+        "teacher_s": read_summary(teacher_run).get("teacher_s"),
         "distill_overrides": VARIANTS[a.variant],
         "distill_s": summary.get("distill_s"),
         "distill_updates": summary.get("distill_updates_done"),
-        "grid_student_distill_s": read_summary(source).get("distill_s"),
-        "grid_student_updates": read_summary(source).get("distill_updates_done"),
         "heldout": heldout_success(agent),
-        "grid_student_heldout": heldout_success(grid_agent),
         "readout": student_readout(agent, ENV),
-        "grid_student_readout": student_readout(grid_agent, ENV),
         "aux_fit_on_d": aux_fit_on_d(agent, run_dir / "teacher" / "episodes"),
-        "this_call_distill_wall_s": round(distill_wall_s, 1),
-        "eval_wall_s": round(time.time() - t1, 1),
-        "loadavg": os.getloadavg(),
     }
+    if grid_agent is None:
+        teacher = teacher_state_success(agent.teacher, ENV, TRIALS)
+        entry["teacher_state"] = {
+            "success": float(np.mean(teacher["success"])),
+            "mean_return": float(np.mean(teacher["returns"])),
+            "over_reflex": teacher["over_reflex"],
+        }
+    else:
+        entry.update(
+            grid_student_distill_s=read_summary(source).get("distill_s"),
+            grid_student_updates=read_summary(source).get("distill_updates_done"),
+            grid_student_heldout=heldout_success(grid_agent),
+            grid_student_readout=student_readout(grid_agent, ENV),
+        )
+    entry.update(
+        this_call_distill_wall_s=round(distill_wall_s, 1),
+        eval_wall_s=round(time.time() - t1, 1),
+        loadavg=os.getloadavg(),
+    )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with open(a.out.with_suffix(".lock"), "w") as lock:  # two seeds finishing together: one writer at a time
         fcntl.flock(lock, fcntl.LOCK_EX)
         doc = json.loads(a.out.read_text()) if a.out.exists() else {"note": __doc__.split("\n\n")[0], "runs": {}}
-        doc["runs"][f"{a.variant}_seed{a.seed}"] = entry
+        doc["runs"][f"{name}_seed{a.seed}"] = entry
         a.out.write_text(json.dumps(doc, indent=1))
-    print(json.dumps({k: entry[k] for k in ("distill_updates", "heldout", "grid_student_heldout")}), flush=True)
+    print(
+        json.dumps({k: entry.get(k) for k in ("distill_updates", "heldout", "grid_student_heldout", "teacher_state")})
+    )
 
 
 if __name__ == "__main__":

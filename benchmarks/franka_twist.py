@@ -101,31 +101,36 @@ def _recording_peak_force(env: Any) -> Any:
     return PeakContactForce(env)
 
 
-def _teacher_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any]:
-    """The twist run's teacher, on state in the sim with the training split's physics randomisation.
+def teacher_state_success(teacher: Any, env_id: str, trials: int) -> dict[str, Any]:
+    """A Dreamer teacher on state in the sim with the training split's physics randomisation, ``trials`` episodes.
 
     Beside success it keeps each episode's peak contact force on the robot: the sim env lets a policy press the
     block into the table, the real arm's collision reflex does not: ``over_reflex`` counts the episodes that crossed
     its threshold (``REFLEX_FORCE_N``, 30 N), each of which would have stopped the arm at the robot."""
-    from twist_agents.runner.runs import load_run_agent
     from twist_agents.training.evaluate import evaluate, make_eval_env
     from twist_envs.franka.scene import REFLEX_FORCE_N
 
-    def make() -> dict[str, Any]:
-        agent, _ = load_run_agent(run_dir)
-        env = _recording_peak_force(make_eval_env(env_id, ("state",), split="train"))
-        try:
-            res = evaluate(agent.teacher, env, ("state",), episodes=trials, seed=EVAL_SEED, progress=False)
-        finally:
-            env.close()
-        return {
-            "success": list(res.successes),
-            "returns": list(res.returns),
-            "peak_contact_force_n": [round(f, 1) for f in env.peaks],
-            "over_reflex": sum(f > REFLEX_FORCE_N for f in env.peaks),
-        }
+    env = _recording_peak_force(make_eval_env(env_id, ("state",), split="train"))
+    try:
+        res = evaluate(teacher, env, ("state",), episodes=trials, seed=EVAL_SEED, progress=False)
+    finally:
+        env.close()
+    return {
+        "success": list(res.successes),
+        "returns": list(res.returns),
+        "peak_contact_force_n": [round(f, 1) for f in env.peaks],
+        "over_reflex": sum(f > REFLEX_FORCE_N for f in env.peaks),
+    }
 
-    return _cached(run_dir / "eval" / "franka_twist_teacher_state.json", make)
+
+def _teacher_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any]:
+    """The twist run's teacher (:func:`teacher_state_success`), cached in the run's ``eval/``."""
+    from twist_agents.runner.runs import load_run_agent
+
+    return _cached(
+        run_dir / "eval" / "franka_twist_teacher_state.json",
+        lambda: teacher_state_success(load_run_agent(run_dir)[0].teacher, env_id, trials),
+    )
 
 
 def _real_path_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any]:

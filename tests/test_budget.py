@@ -214,6 +214,48 @@ def test_twist_gives_the_teacher_its_share_and_distillation_the_rest(tmp_path):
     assert short["distill_stopped_on_time"] is True and short["distill_s"] >= short["distill_budget_s"]
 
 
+def test_a_finished_teacher_copied_without_done_trains_on_to_a_larger_budget(tmp_path):
+    """``franka_distill_probe.py --teacher-minutes``: a copy of a grid's finished teacher resumes the same run."""
+    import importlib.util
+    from pathlib import Path
+
+    from twist_agents.twist.pipeline import read_summary, train_teacher
+
+    spec = importlib.util.spec_from_file_location(
+        "distill_probe", Path(__file__).resolve().parents[1] / "benchmarks" / "franka_distill_probe.py"
+    )
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    kwargs = dict(
+        preset="debug",
+        teacher_steps=1_000_000,
+        max_episode_steps=30,
+        progress=False,
+        loop_overrides={"eval_every": 0, "prefill": 30},
+    )
+    grid, more = tmp_path / "grid", tmp_path / "more"
+    train_teacher(ENV, grid, budget_s=1.5, **kwargs)
+    first = read_summary(grid)
+    episodes = sorted(p.name for p in (grid / "teacher" / "episodes").glob("*.npz"))
+    assert (grid / "teacher" / "DONE").exists() and first["teacher_budget_exhausted"] is True
+    # A finished teacher is not trained again, whatever the budget.
+    assert train_teacher(ENV, grid, budget_s=3.0, **kwargs) == grid / "teacher" and read_summary(grid) == first
+
+    probe.copy_teacher(grid / "teacher", more / "teacher")
+    assert not (more / "teacher" / "DONE").exists() and not (more / "teacher.partial").exists()
+    linked = more / "teacher" / "episodes" / episodes[0]
+    assert linked.stat().st_ino == (grid / "teacher" / "episodes" / episodes[0]).stat().st_ino
+    train_teacher(ENV, more, budget_s=3.0, **kwargs)
+    cont = read_summary(more)
+    # The copy continued the clock (1.5 s already spent) to the larger budget, with more steps and episodes.
+    assert cont["teacher_budget_exhausted"] is True and 3.0 <= cont["teacher_s"] < 6.0
+    assert cont["teacher_env_steps"] > first["teacher_env_steps"] and (more / "teacher" / "DONE").exists()
+    assert set(episodes) < {p.name for p in (more / "teacher" / "episodes").glob("*.npz")}
+    # The original is untouched.
+    assert sorted(p.name for p in (grid / "teacher" / "episodes").glob("*.npz")) == episodes
+    assert read_summary(grid) == first
+
+
 # ------------------------------------------------------------------------------------------------ the CLI
 def _parse(*argv: str):
     from twist_agents.runner.cli import build_parser

@@ -286,6 +286,83 @@ def _distil(
     return agent, {"distill_s": train_s(), "distill_stopped_on_time": on_time, "distill_updates_done": agent.updates}
 
 
+def train_teacher(
+    env_id: str,
+    run_dir: str | Path,
+    preset: str = "cpu",
+    seed: int = 0,
+    teacher_steps: int | None = None,
+    resume: bool = True,
+    max_episode_steps: int | None = None,
+    progress: bool = True,
+    loop_overrides: Mapping[str, Any] | None = None,
+    budget_s: float = 0.0,
+    teacher_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    teacher_env_kwargs: Mapping[str, Any] | None = None,
+) -> Path:
+    """TWIST's first stage (Alg. 1, lines 1-2): the state teacher, trained in ``run_dir/teacher`` on the paired env.
+
+    Its stored episodes (state and the domain-randomised pixels side by side) are the student's dataset D. Once
+    the teacher's loop ends, ``summary.json`` gets the stage's clock (``teacher_s``, ``teacher_eval_s``,
+    ``teacher_env_steps``, ``teacher_budget_s``, ``teacher_budget_exhausted``) and ``teacher/DONE`` is written;
+    a teacher with ``DONE`` is not trained again. Without ``DONE`` a call resumes the stored run, so a teacher
+    copied without it and called with a larger ``budget_s`` trains on (the loop's clock accumulates).
+
+    Args:
+        env_id: a simulated id with paired observations.
+        run_dir: the TWIST run directory; the teacher trains in its ``teacher/``.
+        preset: ``debug`` / ``cpu`` / ``paper``: sizes of the teacher and its loop.
+        seed: seed of the teacher and its envs.
+        teacher_steps: env steps of the teacher (default: the preset's).
+        resume: continue the stored teacher run (its checkpoint and every stored episode).
+        max_episode_steps: shorter episodes for training (``None``: the env's).
+        progress: a progress bar.
+        loop_overrides: the teacher's :class:`~twist_agents.training.loop.LoopConfig` fields to replace (its
+            ``budget_s`` is ``budget_s``).
+        budget_s: the teacher's training wall-clock budget in seconds (all resumes together); 0 = none.
+        teacher_overrides: fields of the teacher's Dreamer config to replace, by sub-config (as
+            :func:`train_twist`'s).
+        teacher_env_kwargs: extra ``gym.make`` keywords of the teacher's training env and its in-loop evaluations.
+
+    Returns:
+        The teacher's directory, ``run_dir/teacher``.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env_kwargs: dict[str, Any] = {"obs_mode": "paired", "randomization": "train", **(teacher_env_kwargs or {})}
+    if max_episode_steps is not None:
+        env_kwargs["max_episode_steps"] = max_episode_steps
+    teacher_dir = run_dir / "teacher"
+    done = teacher_dir / "DONE"
+    if done.exists():
+        return teacher_dir
+    result = train_dreamer(
+        env_id,
+        agent="oracle",
+        preset=preset,
+        seed=seed,
+        steps=teacher_steps,
+        run_dir=teacher_dir,
+        resume=resume,
+        env_kwargs=env_kwargs,
+        # The teacher reads only state: evaluate it without rendering.
+        eval_env_kwargs={**env_kwargs, "obs_mode": "state"},
+        loop_overrides={"progress": progress, **(loop_overrides or {}), "budget_s": budget_s},
+        agent_overrides=teacher_overrides,
+    )
+    summary = read_summary(run_dir)
+    summary.update(
+        teacher_s=result["train_s"],
+        teacher_eval_s=result["eval_s"],
+        teacher_env_steps=result["env_steps"],
+        teacher_budget_s=budget_s,
+        teacher_budget_exhausted=result["budget_exhausted"],
+    )
+    write_summary(run_dir, summary)  # before DONE: a finished teacher always has its clock on disk
+    done.write_text("teacher finished\n")
+    return teacher_dir
+
+
 TEACHER_SHARE = 2 / 3
 """The teacher's share of a TWIST run's wall-clock budget (:func:`train_twist`); distillation gets the rest."""
 
@@ -346,42 +423,25 @@ def train_twist(
     if not 0 < teacher_share < 1:
         raise ValueError(f"train_twist: teacher_share must be in (0, 1), got {teacher_share}")
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    env_kwargs: dict[str, Any] = {"obs_mode": "paired", "randomization": "train", **(teacher_env_kwargs or {})}
-    if max_episode_steps is not None:
-        env_kwargs["max_episode_steps"] = max_episode_steps
-    teacher_dir = run_dir / "teacher"
-    done = teacher_dir / "DONE"
     # The teacher gets most of a budget: it is a whole Dreamer run (env interaction, rendering the paired pixels
     # that become D, world-model and actor-critic updates), and the student can be no better than the teacher it
     # copies. Distillation needs no env interaction and no actor-critic, and saturates early on this machine
     # (distill_config("cpu"): best held-out returns after ~500 updates, no gain from more).
-    teacher_budget = budget_s * teacher_share
-    if not done.exists():
-        result = train_dreamer(
-            env_id,
-            agent="oracle",
-            preset=preset,
-            seed=seed,
-            steps=teacher_steps,
-            run_dir=teacher_dir,
-            resume=resume,
-            env_kwargs=env_kwargs,
-            # The teacher reads only state: evaluate it without rendering.
-            eval_env_kwargs={**env_kwargs, "obs_mode": "state"},
-            loop_overrides={"progress": progress, **(loop_overrides or {}), "budget_s": teacher_budget},
-            agent_overrides=teacher_overrides,
-        )
-        summary = read_summary(run_dir)
-        summary.update(
-            teacher_s=result["train_s"],
-            teacher_eval_s=result["eval_s"],
-            teacher_env_steps=result["env_steps"],
-            teacher_budget_s=teacher_budget,
-            teacher_budget_exhausted=result["budget_exhausted"],
-        )
-        write_summary(run_dir, summary)  # before DONE: a finished teacher always has its clock on disk
-        done.write_text("teacher finished\n")
+    train_teacher(
+        env_id,
+        run_dir,
+        preset,
+        seed,
+        teacher_steps=teacher_steps,
+        resume=resume,
+        max_episode_steps=max_episode_steps,
+        progress=progress,
+        loop_overrides=loop_overrides,
+        budget_s=budget_s * teacher_share,
+        teacher_overrides=teacher_overrides,
+        teacher_env_kwargs=teacher_env_kwargs,
+    )
+    teacher_dir = run_dir / "teacher"
     ckpt = latest_checkpoint(teacher_dir)
     if ckpt is None:
         raise FileNotFoundError(f"train_twist: the teacher run in {teacher_dir} has no checkpoint")
@@ -533,6 +593,7 @@ __all__ = [
     "load_twist",
     "read_summary",
     "shipped_teacher",
+    "train_teacher",
     "train_twist",
     "twist_from_teacher",
     "write_summary",
