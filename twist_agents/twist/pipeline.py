@@ -300,13 +300,14 @@ def train_teacher(
     teacher_overrides: Mapping[str, Mapping[str, Any]] | None = None,
     teacher_env_kwargs: Mapping[str, Any] | None = None,
 ) -> Path:
-    """TWIST's first stage (Alg. 1, lines 1-2): the state teacher, trained in ``run_dir/teacher`` on the paired env.
+    """TWIST's first stage: the state teacher, trained in ``run_dir/teacher`` on the paired env.
 
-    Its stored episodes (state and the domain-randomised pixels side by side) are the student's dataset D. Once
-    the teacher's loop ends, ``summary.json`` gets the stage's clock (``teacher_s``, ``teacher_eval_s``,
-    ``teacher_env_steps``, ``teacher_budget_s``, ``teacher_budget_exhausted``) and ``teacher/DONE`` is written;
-    a teacher with ``DONE`` is not trained again. Without ``DONE`` a call resumes the stored run, so a teacher
-    copied without it and called with a larger ``budget_s`` trains on (the loop's clock accumulates).
+    It makes Alg. 1's inputs (line 1): the teacher world model and actor, and the dataset D, which is the
+    teacher's stored episodes (state and the domain-randomised pixels side by side). Once the teacher's loop ends,
+    ``summary.json`` gets the stage's clock (``teacher_s``, ``teacher_eval_s``, ``teacher_env_steps``,
+    ``teacher_budget_s``, ``teacher_budget_exhausted``) and ``teacher/DONE`` is written; a teacher with ``DONE`` is
+    not trained again. Without ``DONE`` a call resumes the stored run, so a teacher copied without it and called
+    with a larger ``budget_s`` trains on (the loop's clock accumulates).
 
     Args:
         env_id: a simulated id with paired observations.
