@@ -10,7 +10,9 @@ units (fitted on its first batch, where the cube's orientation barely moved), ``
 standardised over the student's first 100 batches of D (``DistillConfig.state_aux_units``), ``state-aux-pos``
 only the cube's and the tool tip's positions (``DistillConfig.state_aux_dims``), ``state-aux-pos-short`` that on
 40 sequences of 10 frames per batch instead of 8 of 50 (many scenes per batch, as the supervised probe),
-``state-aux-pos-short-shift`` that with the images shifted by up to 4 pixels (``DistillConfig.shift_aug``). A
+``state-aux-pos-short-shift`` that with the images shifted by up to 4 pixels (``DistillConfig.shift_aug``),
+``state-aux-pos-short-shift-latent`` that with the teacher's decoder reading the positions from the student's
+latent as well (``DistillConfig.latent_aux``). A
 rerun with a larger ``--budget-minutes`` resumes the run and replaces its entry. With ``--teacher-minutes M`` the
 student copies a stronger teacher: a copy of the grid's teacher first trains on to M minutes of training clock
 (:func:`continued_teacher`; more env steps and a larger D), and the entry, ``<variant>_teacher<M>m_seed<N>``,
@@ -73,6 +75,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # student's cube read-out fit D's frames to 3.7-3.8 cm but fresh episodes only to 8-11 cm.
     "state-aux-pos-short-shift": {
         "state_aux": 5.0,
+        "state_aux_dims": POSITIONS,
+        "seq_len": 10,
+        "batch_size": 40,
+        "shift_aug": 4,
+    },
+    # The same with the teacher's state decoder reading the positions from the student's *latent* too
+    # (DistillConfig.latent_aux, same weight): the shift student's encoder read the cube to 6-7 cm, its latent
+    # (what the actor reads) to 8-12 cm.
+    "state-aux-pos-short-shift-latent": {
+        "state_aux": 5.0,
+        "latent_aux": 5.0,
         "state_aux_dims": POSITIONS,
         "seq_len": 10,
         "batch_size": 40,
@@ -151,6 +164,54 @@ def continued_teacher(source: Path, minutes: float, seed: int) -> Path:
     return run
 
 
+def dagger_run(base: Path, run: Path, teacher_dir: Path, steps: int, seed: int) -> None:
+    """A DAgger round on the finished probe run ``base``: ``run`` holds its student and D plus ``steps`` env steps
+    that this student drove.
+
+    ``run`` starts as a copy of ``base``'s student (checkpoint, sampler state, clock) and of its teacher run
+    ``teacher_dir`` (:func:`copy_teacher`: D hard-linked). ``base``'s student then drives the paired,
+    train-randomised env with the task recipe's env settings, acting on pixels with its mode, while the teacher
+    filters the same steps (:func:`~twist_agents.twist.pipeline.collect_dataset` with a ``driver``); the episodes join
+    D, so the teacher's latents along the *student's* states become distillation targets. Those are where the
+    student's read-out of the cube was worst (10-16 cm on its own held-out episodes against 6-7 cm on scripted
+    pushes), and the teacher's history never visits them. ``teacher/DONE`` is written last: the teacher is not
+    retrained, and a killed collection resumes (stored episodes count). The caller then distils on, resuming the
+    copied student. ``base`` is not touched.
+    """
+    from twist_agents.data import EpisodeStore
+    from twist_agents.runner.recipes import recipe_for
+    from twist_agents.twist.agent import TwistAgent
+    from twist_agents.twist.pipeline import collect_dataset
+
+    if (run / "teacher" / "DONE").exists():
+        return
+    if not (base / "twist_agent.pt").exists():
+        raise SystemExit(
+            f"franka_distill_probe.py: {base} has no finished student to drive a DAgger round; run it first"
+        )
+    if not run.exists():
+        partial = run.with_name(run.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        shutil.copytree(base / "student", partial / "student")
+        for name in ("summary.json", "twist_agent.pt"):
+            shutil.copy2(base / name, partial / name)
+        copy_teacher(teacher_dir, partial / "teacher")
+        partial.rename(run)
+    driver = TwistAgent.from_checkpoint(base / "twist_agent.pt")
+    collect_dataset(
+        driver.teacher,
+        ENV,
+        run / "teacher" / "episodes",
+        EpisodeStore(teacher_dir / "episodes").num_steps + steps,
+        seed=seed + 100_000,  # reset seeds apart from the teacher's training and the evaluations
+        env_kwargs=dict(recipe_for(ENV).env),
+        progress=False,
+        driver=driver,
+    )
+    (run / "teacher" / "DONE").write_text("teacher finished; D plus a DAgger round\n")
+
+
 def heldout_success(agent: Any) -> dict[str, Any]:
     """Success and return of ``agent`` (acting on pixels) on the held-out trials franka_twist.py uses."""
     from franka_twist import EVAL_SEED
@@ -219,16 +280,26 @@ def main() -> None:
         help="first train a copy of the grid's teacher on to this many minutes of training clock "
         "(continued_teacher), and distil from it; 0: the grid's teacher as it is",
     )
+    p.add_argument(
+        "--dagger-steps",
+        type=int,
+        default=0,
+        help="a DAgger round (dagger_run): the finished run of this variant (and --teacher-minutes) drives this many "
+        "env steps into a copy of D, and its student distils on to --budget-minutes in total; 0: none",
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args()
     if a.variant not in VARIANTS:
         raise SystemExit(f"franka_distill_probe.py: unknown variant {a.variant!r}; choose one of {list(VARIANTS)}")
-    if not a.budget_minutes > 0 or not a.teacher_minutes >= 0:
-        raise SystemExit("franka_distill_probe.py: --budget-minutes must be positive, --teacher-minutes >= 0")
+    if not a.budget_minutes > 0 or not a.teacher_minutes >= 0 or a.dagger_steps < 0:
+        raise SystemExit(
+            "franka_distill_probe.py: --budget-minutes must be positive, --teacher-minutes and --dagger-steps >= 0"
+        )
     os.environ.setdefault("MUJOCO_GL", "egl")
     import torch
     from franka_twist import default_runs_dir, student_readout, teacher_state_success
 
+    from twist_agents.data import EpisodeStore
     from twist_agents.runner.request import BUDGET_STEP_CAP
     from twist_agents.runner.runs import load_run_agent
     from twist_agents.twist.pipeline import read_summary, train_twist, write_summary
@@ -238,6 +309,10 @@ def main() -> None:
     name = f"{a.variant}_teacher{a.teacher_minutes:g}m" if a.teacher_minutes else a.variant
     run_dir = Path("runs/franka_distill_probe") / source.parents[3].name / f"{name}_s{a.seed}"
     teacher_run = continued_teacher(source, a.teacher_minutes, a.seed) if a.teacher_minutes else source
+    if a.dagger_steps:
+        base, name = run_dir, f"{name}_dagger{a.dagger_steps}"
+        run_dir = run_dir.with_name(f"{name}_s{a.seed}")
+        dagger_run(base, run_dir, (base / "teacher").resolve(), a.dagger_steps, a.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "teacher").exists():
         (run_dir / "teacher").symlink_to((teacher_run / "teacher").resolve(), target_is_directory=True)
@@ -266,12 +341,15 @@ def main() -> None:
     entry = {
         "command": f"benchmarks/franka_distill_probe.py --variant {a.variant} --seed {a.seed} "
         f"--budget-minutes {a.budget_minutes:g}"
-        + (f" --teacher-minutes {a.teacher_minutes:g}" if a.teacher_minutes else ""),
+        + (f" --teacher-minutes {a.teacher_minutes:g}" if a.teacher_minutes else "")
+        + (f" --dagger-steps {a.dagger_steps}" if a.dagger_steps else ""),
         "source_run": str(source),
         "teacher_run": str(teacher_run),
         "teacher_env_steps": read_summary(teacher_run).get("teacher_env_steps"),
         "teacher_s": read_summary(teacher_run).get("teacher_s"),
         "distill_overrides": VARIANTS[a.variant],
+        "dagger_steps": a.dagger_steps,
+        "d_episodes": len(EpisodeStore(run_dir / "teacher" / "episodes")),
         "distill_s": summary.get("distill_s"),
         "distill_updates": summary.get("distill_updates_done"),
         "heldout": heldout_success(agent),

@@ -110,3 +110,70 @@ def test_readout_slices_and_the_probes_fit_on_d_read_the_cube_and_the_tip(bench,
         )
     paper = TwistAgent(teacher, {"pixels": shapes["pixels"]}, distill_config("debug"), seed=0)
     assert probe.aux_fit_on_d(paper, tmp_path) is None  # no state_aux head: nothing to read
+
+
+def test_dagger_run_adds_episodes_the_student_drove_to_a_linked_copy_of_d(tmp_path, monkeypatch):
+    """``franka_distill_probe.dagger_run``: the copy holds the base run's student and D (hard links) plus episodes
+    its student drove (paired rows: state and pixels); the base run and its D are untouched; a finished round is
+    not collected again; a base without a finished student is refused."""
+    import json
+    import os
+
+    import numpy as np
+
+    from twist_agents.data import EpisodeStore
+    from twist_agents.dreamer.agent import DreamerAgent
+    from twist_agents.dreamer.config import dreamer_config
+    from twist_agents.training.envs import make_env
+    from twist_agents.twist.agent import TwistAgent
+    from twist_agents.twist.config import distill_config
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    env = make_env(probe.ENV, 0, obs_mode="paired", randomization="none", max_episode_steps=3)
+    shapes = {k: env.observation_space[k].shape for k in ("state", "pixels")}
+    teacher = DreamerAgent(dreamer_config("debug"), shapes, env.action_space, seed=0)
+    env.close()
+    teacher_dir = tmp_path / "teacher_run" / "teacher"
+    store = EpisodeStore(teacher_dir / "episodes")
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        n = 6
+        store.add(
+            {
+                "state": rng.normal(size=(n, *shapes["state"])).astype(np.float32),
+                "pixels": rng.integers(0, 256, (n, *shapes["pixels"]), dtype=np.uint8),
+                "action": np.zeros((n, *env.action_space.shape), np.float32),
+                "reward": np.zeros(n, np.float32),
+                "is_first": np.arange(n) == 0,
+                "is_last": np.arange(n) == n - 1,
+                "is_terminal": np.zeros(n, bool),
+            }
+        )
+    (teacher_dir / "DONE").write_text("teacher finished\n")
+    base, run = tmp_path / "base_s0", tmp_path / "base_dagger5_s0"
+    with pytest.raises(SystemExit, match="no finished student"):
+        probe.dagger_run(base, run, teacher_dir, 5, seed=0)
+    (base / "student").mkdir(parents=True)
+    (base / "student" / "ckpt.pt").write_bytes(b"student checkpoint")
+    (base / "summary.json").write_text(json.dumps({"teacher_s": 1.0}))
+    TwistAgent(teacher, {"pixels": shapes["pixels"]}, distill_config("debug"), seed=0).save(base / "twist_agent.pt")
+    probe.dagger_run(base, run, teacher_dir, 5, seed=0)
+    assert (run / "teacher" / "DONE").exists() and (run / "student" / "ckpt.pt").read_bytes() == b"student checkpoint"
+    assert json.loads((run / "summary.json").read_text()) == {"teacher_s": 1.0}
+    copy, original = EpisodeStore(run / "teacher" / "episodes"), EpisodeStore(teacher_dir / "episodes")
+    assert len(original) == 2 and len(copy) >= 3 and copy.num_steps >= original.num_steps + 5
+    for a, b in zip(original.paths, copy.paths[:2], strict=True):
+        assert os.path.samefile(a, b)  # D is linked, not copied
+    driven = copy.load(copy.paths[2])
+    assert driven["pixels"].shape[1:] == shapes["pixels"] and driven["state"].shape[1:] == shapes["state"]
+    assert not (base / "teacher").exists() and sorted(p.name for p in base.iterdir()) == [
+        "student",
+        "summary.json",
+        "twist_agent.pt",
+    ]
+    before = copy.paths
+    probe.dagger_run(base, run, teacher_dir, 500, seed=0)  # finished: nothing more is collected
+    assert EpisodeStore(run / "teacher" / "episodes").paths == before

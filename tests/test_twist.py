@@ -543,3 +543,52 @@ def test_state_aux_needs_a_teacher_that_reads_state():
     t = DreamerAgent(cfg, {"pixels": SHAPES["pixels"]}, ACTIONS, seed=0)
     with pytest.raises(ValueError, match="state"):
         TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, state_aux=1.0))
+
+
+def test_latent_aux_reads_the_state_from_the_students_latent_through_the_frozen_teachers_decoder(tmp_path):
+    """``latent_aux`` (not in the paper): the teacher's state decoder on the student's posterior features, in the
+    state_aux term's data units and dimensions; it adds exactly its weighted value, trains the student (its latent)
+    and never the teacher's decoder, and is refused without the state_aux term it shares units with."""
+    t = teacher()
+    dims = (0, 2, 4)
+    base = dataclasses.replace(CFG, lr=2e-3, state_aux=1.0, state_aux_dims=dims)
+    cfg = dataclasses.replace(base, latent_aux=2.0)
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, cfg, seed=0)
+    data = batch(b=4, t=8, seed=3)
+    b = torch_batch(t, data)
+    student = agent.student
+    torch.manual_seed(0)
+    on = distillation_loss(t.world_model, t.actor, student, b, cfg)
+    torch.manual_seed(0)
+    off = distillation_loss(t.world_model, t.actor, student, b, base)
+    assert float(off.latent_aux) == 0.0 and float(on.latent_aux) > 0
+    assert float(on.loss) == pytest.approx(float(off.loss) + 2.0 * float(on.latent_aux), rel=1e-5)
+    # By hand: decode the student's posterior features, standardise both sides with the state_aux statistics.
+    with torch.no_grad():
+        post, _ = student.rssm.observe(
+            student.encoder({"pixels": b["pixels"]}), b["action"], b["is_first"], sample=False
+        )
+        read = t.world_model.heads["decoder"].reconstruct(student.rssm.get_feat(post))["state"][..., list(dims)]
+        norm = student.state_aux_norm
+        want = (norm(read) - norm(b["state"][..., list(dims)])).pow(2).sum(-1).sum(1).mean()
+    assert float(on.latent_aux) == pytest.approx(float(want), rel=1e-4)
+    # Gradients reach the student's encoder and RSSM through the features, never the teacher's decoder.
+    student.zero_grad()
+    on.latent_aux.backward()
+    decoder = t.world_model.heads["decoder"]
+    assert all(p.grad is None for p in decoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.rssm.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.encoder.parameters())
+    first = agent.update(data)["distill/latent_aux"]
+    for _ in range(40):
+        last = agent.update(data)["distill/latent_aux"]
+    assert last < 0.7 * first
+    for bad in (
+        dataclasses.replace(CFG, latent_aux=1.0),
+        dataclasses.replace(base, latent_aux=1.0, state_aux_units="teacher"),
+    ):
+        with pytest.raises(ValueError, match="latent_aux"):
+            TwistAgent(t, {"pixels": SHAPES["pixels"]}, bad)
+    blind = DreamerAgent(dreamer_config("debug", encode=("state",), decode=("pixels",)), SHAPES, ACTIONS, seed=0)
+    with pytest.raises(ValueError, match="decodes 'state'"):
+        TwistAgent(blind, {"pixels": SHAPES["pixels"]}, cfg)

@@ -93,6 +93,14 @@ class TwistAgent:
                 )
             if config.shift_aug < 0:
                 raise ValueError(f"DistillConfig.shift_aug must be >= 0 pixels, got {config.shift_aug}")
+            if config.latent_aux > 0 and (config.state_aux <= 0 or config.state_aux_units != "data"):
+                raise ValueError(
+                    "DistillConfig.latent_aux needs state_aux > 0 with state_aux_units='data' (it shares their "
+                    f"dimensions and standardiser), got state_aux={config.state_aux}, "
+                    f"state_aux_units={config.state_aux_units!r}"
+                )
+            if config.latent_aux > 0 and "state" not in getattr(teacher.world_model.heads["decoder"], "vec_keys", ()):
+                raise ValueError("DistillConfig.latent_aux needs a teacher whose world model decodes 'state'")
             if config.state_aux > 0:
                 if "state" not in teacher.obs_shapes:
                     raise ValueError("DistillConfig.state_aux needs a teacher whose observations include 'state'")

@@ -90,6 +90,17 @@ class DistillConfig:
     state has 34 floats of which the cube's position is 3 (``twist_envs.franka.sim.STATE_LAYOUT``), so with all
     of them the read-out's gradient is mostly about the arm, which fills the frame; the supervised probe that
     reads the cube to 4-7 cm regresses only the cube's and the tool tip's positions."""
+    latent_aux: float = 0.0
+    """Weight of an extra term that is *not* in the paper: the frozen teacher's state decoder reads the student's
+    posterior features, ``||n(dec_T(h^S_t, z^S_t)) - n(s_t)||^2`` on :attr:`state_aux_dims`, summed over the
+    sequence (``n``: :attr:`state_aux`'s standardiser in data units, so its cost per dimension is as that term's).
+    :attr:`state_aux` trains the *encoder* to see the cube; the teacher's actor reads the *latent*, and on the
+    Franka push student the teacher's decoder read the cube from the latent 8-12 cm off where the encoder's head
+    read it to 6-7 cm. Eq. 3 matches the teacher's latent through 32 discrete categoricals per step; this is a
+    dense target for the part of that latent the teacher's decoder turns into positions, and its gradient reaches
+    the posterior and the encoder (the teacher stays frozen). Needs :attr:`state_aux` > 0 with ``state_aux_units``
+    ``"data"`` (it shares that term's dimensions and standardiser) and a teacher that decodes ``state``. 0
+    disables it."""
     shift_aug: int = 0
     """Not in the paper: translate the student's training images by up to this many pixels, one random offset per
     sequence (:func:`~twist_agents.twist.losses.random_shift`); 0 disables it. The Franka BlockPush student's

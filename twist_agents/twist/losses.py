@@ -55,6 +55,10 @@ class DistillTerms:
         actions: ``(N, H, A)`` the teacher's (noisy) imagined actions, replayed by the student.
         action_match: ``||pi_T(h^T, z^T) - pi_T(h^S, z^S)||^2`` of the actor's modes on the dataset sequence
             (0 unless ``DistillConfig.action_match > 0``; not in the paper, see that field).
+        teacher_forced: ``DistillConfig.teacher_forced``'s KL (not in the paper).
+        state_aux: ``DistillConfig.state_aux``'s read-out error from the embedding (not in the paper).
+        latent_aux: ``DistillConfig.latent_aux``'s read-out error of the teacher's decoder on the student's
+            posterior features (not in the paper).
     """
 
     loss: torch.Tensor
@@ -67,6 +71,7 @@ class DistillTerms:
     action_match: torch.Tensor | None = None
     teacher_forced: torch.Tensor | None = None
     state_aux: torch.Tensor | None = None
+    latent_aux: torch.Tensor | None = None
 
     def metrics(self) -> dict[str, float]:
         """Float metrics under ``distill/``."""
@@ -80,6 +85,7 @@ class DistillTerms:
             "action_match",
             "teacher_forced",
             "state_aux",
+            "latent_aux",
         )
         return {f"distill/{n}": float(getattr(self, n).detach()) for n in names if getattr(self, n) is not None}
 
@@ -226,6 +232,18 @@ def distillation_loss(
             target = student.state_aux_norm(target)
         state_aux = _sq_dist(student.state_head(s_embed), target).sum(1).mean()
         loss = loss + config.state_aux * state_aux
+    latent_aux = zero
+    if config.latent_aux > 0:
+        # The teacher's frozen state decoder on the student's posterior features: the latent, which the actor reads,
+        # must carry the positions in the teacher's code (see DistillConfig.latent_aux). Gradients reach the
+        # student through the features; the decoder's parameters are frozen with the rest of the teacher.
+        if config.state_aux <= 0 or config.state_aux_units != "data" or student.state_aux_norm is None:
+            raise ValueError("DistillConfig.latent_aux > 0 needs state_aux > 0 with state_aux_units='data'")
+        decoded = teacher.heads["decoder"].reconstruct(student.rssm.get_feat(s_post))["state"].flatten(2)  # (B, L, S)
+        if config.state_aux_dims:
+            decoded = decoded[..., list(config.state_aux_dims)]  # (B, L, len(dims))
+        latent_aux = _sq_dist(student.state_aux_norm(decoded), target).sum(1).mean()
+        loss = loss + config.latent_aux * latent_aux
     imag_deter, imag_prior, actions = zero, zero, None
 
     # --- Eq. 4: distillation in imagination (Algorithm 1 lines 8-11) ------------------------------------
@@ -245,5 +263,5 @@ def distillation_loss(
         imag_prior = kl_categorical(s_states["logits"][:, 1:], t_states["logits"][:, 1:]).sum(1).mean()
         loss = loss + config.imagined_scale * (imag_deter + imag_prior)
     return DistillTerms(
-        loss, deter, prior, post, imag_deter, imag_prior, actions, action_match, teacher_forced, state_aux
+        loss, deter, prior, post, imag_deter, imag_prior, actions, action_match, teacher_forced, state_aux, latent_aux
     )
