@@ -177,3 +177,51 @@ def test_dagger_run_adds_episodes_the_student_drove_to_a_linked_copy_of_d(tmp_pa
     before = copy.paths
     probe.dagger_run(base, run, teacher_dir, 500, seed=0)  # finished: nothing more is collected
     assert EpisodeStore(run / "teacher" / "episodes").paths == before
+
+
+def test_misread_cube_moves_only_the_cubes_xy_by_the_asked_error(monkeypatch):
+    """``franka_cube_noise.misread_cube``: ``offset`` displaces the observed cube xy by exactly e for a whole episode
+    (a new direction each episode), ``jitter`` by fresh noise each step; every other float is the true state."""
+    import numpy as np
+
+    from twist_agents.training.envs import make_env
+    from twist_envs.franka.sim import STATE_SLICES
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("cube_noise", ROOT / "benchmarks" / "franka_cube_noise.py")
+    noise = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noise)
+    xy = slice(STATE_SLICES["block_pos"].start, STATE_SLICES["block_pos"].start + 2)
+    rest = np.ones(34, bool)
+    rest[xy] = False
+
+    def as_state(obs):  # the env's observation: {"state": (34,)}
+        return obs["state"] if isinstance(obs, dict) else obs
+
+    def deltas(mode: str, episodes: int = 2, steps: int = 3) -> list[list[np.ndarray]]:
+        env = noise.misread_cube(
+            make_env(noise.ENV, 0, obs_mode="state", randomization="none", max_episode_steps=steps), 4.0, mode, 0
+        )
+        out = []
+        for ep in range(episodes):
+            obs = as_state(env.reset(seed=ep)[0])
+            true = env.unwrapped.physics.block_pos()[:2]
+            rows = [obs[xy] - true]
+            np.testing.assert_allclose(obs[rest], env.unwrapped.state()[rest], atol=1e-6)
+            for _ in range(steps):
+                obs = as_state(env.step(env.action_space.sample())[0])
+                rows.append(obs[xy] - env.unwrapped.physics.block_pos()[:2])
+            out.append(rows)
+        env.close()
+        return out
+
+    offset = deltas("offset")
+    for rows in offset:
+        for d in rows:
+            assert np.linalg.norm(d) == pytest.approx(0.04, abs=1e-5)
+            np.testing.assert_allclose(d, rows[0], atol=1e-6)  # held for the episode
+    assert not np.allclose(offset[0][0], offset[1][0])  # a new direction next episode
+    jitter = deltas("jitter")[0]
+    assert not np.allclose(jitter[0], jitter[1])
+    with pytest.raises(ValueError, match="mode"):
+        noise.misread_cube(None, 1.0, "bias", 0)
