@@ -16,7 +16,9 @@ latent as well (``DistillConfig.latent_aux``). A
 rerun with a larger ``--budget-minutes`` resumes the run and replaces its entry. With ``--teacher-minutes M`` the
 student copies a stronger teacher: a copy of the grid's teacher first trains on to M minutes of training clock
 (:func:`continued_teacher`; more env steps and a larger D), and the entry, ``<variant>_teacher<M>m_seed<N>``,
-reports that teacher's own success on state in place of the grid student's. This
+reports that teacher's own success on state in place of the grid student's. With ``--dagger-steps N`` the finished
+run of the variant (at the same ``--teacher-minutes``) drives N env steps into a linked copy of D and its student
+distils on to ``--budget-minutes`` in total (:func:`dagger_run`; entry ``<name>_dagger<N>_seed<s>``). This
 script trains a fresh student with a variant's settings for ``--budget-minutes`` of distillation (the teacher
 and its dataset D are the grid run's, linked, not copied), then evaluates it beside the grid run's own student
 on the same episodes:
