@@ -178,7 +178,8 @@ def dagger_run(base: Path, run: Path, teacher_dir: Path, steps: int, seed: int) 
     student's read-out of the cube was worst (10-16 cm on its own held-out episodes against 6-7 cm on scripted
     pushes), and the teacher's history never visits them. ``teacher/DONE`` is written last: the teacher is not
     retrained, and a killed collection resumes (stored episodes count). The caller then distils on, resuming the
-    copied student. ``base`` is not touched.
+    copied student. ``base`` is not touched; resume ``base`` itself only after the round's collection is done (a
+    resumed collection drives with ``base``'s student as it is then).
     """
     from twist_agents.data import EpisodeStore
     from twist_agents.runner.recipes import recipe_for

@@ -96,11 +96,13 @@ class DistillConfig:
     sequence (``n``: :attr:`state_aux`'s standardiser in data units, so its cost per dimension is as that term's).
     :attr:`state_aux` trains the *encoder* to see the cube; the teacher's actor reads the *latent*, and on the
     Franka push student the teacher's decoder read the cube from the latent 8-12 cm off where the encoder's head
-    read it to 6-7 cm. Eq. 3 matches the teacher's latent through 32 discrete categoricals per step; this is a
+    read it to 6-7 cm. Eq. 3 matches the teacher's latent through the posterior's discrete categoricals; this is a
     dense target for the part of that latent the teacher's decoder turns into positions, and its gradient reaches
     the posterior and the encoder (the teacher stays frozen). Needs :attr:`state_aux` > 0 with ``state_aux_units``
     ``"data"`` (it shares that term's dimensions and standardiser) and a teacher that decodes ``state``. 0
-    disables it."""
+    disables it. Measured at weight 5 (BlockPush, 25 minutes, seeds 2 / 3): the latent's cube read-out on training
+    appearances 5.8 / 5.7 cm (without the term 8.9 / 5.1), on held-out ones 9.1 / 11.3 (12.3 / 8.2); held-out
+    success 1/20, 1/20 (0/20, 1/20): it catches up with the encoder on the appearances it was trained on only."""
     shift_aug: int = 0
     """Not in the paper: translate the student's training images by up to this many pixels, one random offset per
     sequence (:func:`~twist_agents.twist.losses.random_shift`); 0 disables it. The Franka BlockPush student's
