@@ -247,6 +247,7 @@ EXPECTED: dict[str, list[dict[str, float]]] = {
             "distill/post": 2.2237274646759033,
             "distill/prior": 3.48110032081604,
             "distill/state_aux": 0.0,  # off in the cpu preset: pinned to zero
+            "distill/latent_aux": 0.0,  # off in the cpu preset: pinned to zero
             "distill/teacher_forced": 0.0,  # off in the cpu preset: pinned to zero
         },
         {
@@ -259,6 +260,7 @@ EXPECTED: dict[str, list[dict[str, float]]] = {
             "distill/post": 2.430528402328491,
             "distill/prior": 3.2211053371429443,
             "distill/state_aux": 0.0,  # off in the cpu preset: pinned to zero
+            "distill/latent_aux": 0.0,  # off in the cpu preset: pinned to zero
             "distill/teacher_forced": 0.0,  # off in the cpu preset: pinned to zero
         },
     ],
