@@ -18,7 +18,10 @@ student copies a stronger teacher: a copy of the grid's teacher first trains on 
 (:func:`continued_teacher`; more env steps and a larger D), and the entry, ``<variant>_teacher<M>m_seed<N>``,
 reports that teacher's own success on state in place of the grid student's. With ``--dagger-steps N`` the finished
 run of the variant (at the same ``--teacher-minutes``) drives N env steps into a linked copy of D and its student
-distils on to ``--budget-minutes`` in total (:func:`dagger_run`; entry ``<name>_dagger<N>_seed<s>``). This
+distils on to ``--budget-minutes`` in total (:func:`dagger_run`; entry ``<name>_dagger<N>_seed<s>``). With
+``--no-camera-jitter`` the student distils on D drawn again from its states without the camera pose jitter
+(:func:`rerendered_teacher`; the teacher is the same) and is evaluated without it, then with it
+(``heldout_camera_jitter``); entry ``<name>_nocam_seed<s>``. This
 script trains a fresh student with a variant's settings for ``--budget-minutes`` of distillation (the teacher
 and its dataset D are the grid run's, linked, not copied), then evaluates it beside the grid run's own student
 on the same episodes:
@@ -215,13 +218,56 @@ def dagger_run(base: Path, run: Path, teacher_dir: Path, steps: int, seed: int) 
     (run / "teacher" / "DONE").write_text("teacher finished; D plus a DAgger round\n")
 
 
-def heldout_success(agent: Any) -> dict[str, Any]:
-    """Success and return of ``agent`` (acting on pixels) on the held-out trials franka_twist.py uses."""
+def rerendered_teacher(source: Path, run: Path, seed: int) -> Path:
+    """A copy of the teacher run ``source`` whose dataset D is drawn again without the camera jitter.
+
+    Every episode of ``source/teacher/episodes`` keeps its states, actions and rewards; its images are drawn anew
+    from the states (:meth:`~twist_envs.franka.sim.FrankaSimEnv.render_states`) with the train split of
+    ``franka_terms(camera_jitter=False)``: fresh appearances every step, the camera where it stands. The teacher
+    (trained on state, which the jitter never touched) is the same; only what the student sees changes.
+    ``run/teacher`` holds the checkpoints and config copied, the episodes written one by one (atomically: a killed
+    copy resumes where it stopped) and ``DONE`` last. Returns ``run``.
+    """
+    import gymnasium as gym
+
+    import twist_envs  # noqa: F401 - registers the ids
+    from twist_agents.data.store import load_episode, save_episode
+    from twist_envs.franka.sim import franka_terms
+
+    done = run / "teacher" / "DONE"
+    if done.exists():
+        return run
+    src = source / "teacher"
+    dst = run / "teacher"
+    (dst / "episodes").mkdir(parents=True, exist_ok=True)
+    for item in src.iterdir():
+        if item.name not in ("episodes", "DONE") and not (dst / item.name).exists():
+            (shutil.copytree if item.is_dir() else shutil.copy2)(item, dst / item.name)
+    if not (run / "summary.json").exists():
+        shutil.copy2(source / "summary.json", run / "summary.json")
+    env = gym.make(ENV, obs_mode="paired", randomization="train", terms=franka_terms(camera_jitter=False))
+    try:
+        for i, f in enumerate(sorted((src / "episodes").glob("*.npz"))):
+            out = dst / "episodes" / f.name
+            if out.exists():
+                continue
+            episode = load_episode(f)
+            episode["pixels"] = env.unwrapped.render_states(episode["state"], seed=seed * 1_000_000 + i)
+            save_episode(out, episode)
+    finally:
+        env.close()
+    done.write_text(f"teacher of {source}; D drawn again without the camera jitter\n")
+    return run
+
+
+def heldout_success(agent: Any, **env_kwargs: Any) -> dict[str, Any]:
+    """Success and return of ``agent`` (acting on pixels) on the held-out trials franka_twist.py uses
+    (``env_kwargs``: more settings of the env, e.g. its randomisation ``terms``)."""
     from franka_twist import EVAL_SEED
 
     from twist_agents.training.evaluate import evaluate, make_eval_env
 
-    env = make_eval_env(ENV, ("pixels",), split="test")
+    env = make_eval_env(ENV, ("pixels",), split="test", **env_kwargs)
     try:
         res = evaluate(agent, env, ("pixels",), episodes=TRIALS, seed=EVAL_SEED, progress=False)
     finally:
@@ -290,10 +336,18 @@ def main() -> None:
         help="a DAgger round (dagger_run): the finished run of this variant (and --teacher-minutes) drives this many "
         "env steps into a copy of D, and its student distils on to --budget-minutes in total; 0: none",
     )
+    p.add_argument(
+        "--no-camera-jitter",
+        action="store_true",
+        help="distil on D drawn again without the camera pose jitter (rerendered_teacher) and evaluate without it as "
+        "well as with it; the entry's name gains _nocam",
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args()
     if a.variant not in VARIANTS:
         raise SystemExit(f"franka_distill_probe.py: unknown variant {a.variant!r}; choose one of {list(VARIANTS)}")
+    if a.no_camera_jitter and a.dagger_steps:
+        raise SystemExit("franka_distill_probe.py: --no-camera-jitter and --dagger-steps do not combine; choose one")
     if not a.budget_minutes > 0 or not a.teacher_minutes >= 0 or a.dagger_steps < 0:
         raise SystemExit(
             "franka_distill_probe.py: --budget-minutes must be positive, --teacher-minutes and --dagger-steps >= 0"
@@ -310,8 +364,17 @@ def main() -> None:
     torch.set_num_threads(1)
     source = grid_run(a.runs_dir or default_runs_dir(), a.seed)
     name = f"{a.variant}_teacher{a.teacher_minutes:g}m" if a.teacher_minutes else a.variant
-    run_dir = Path("runs/franka_distill_probe") / source.parents[3].name / f"{name}_s{a.seed}"
     teacher_run = continued_teacher(source, a.teacher_minutes, a.seed) if a.teacher_minutes else source
+    eval_kwargs: dict[str, Any] = {}
+    if a.no_camera_jitter:
+        from twist_envs.franka.sim import franka_terms
+
+        name += "_nocam"
+        copy_name = f"teacher{a.teacher_minutes:g}m" if a.teacher_minutes else "grid"
+        copy = Path("runs/franka_distill_probe") / source.parents[3].name / f"{copy_name}_nocam_s{a.seed}"
+        teacher_run = rerendered_teacher(teacher_run, copy, a.seed)
+        eval_kwargs = {"terms": franka_terms(camera_jitter=False)}
+    run_dir = Path("runs/franka_distill_probe") / source.parents[3].name / f"{name}_s{a.seed}"
     if a.dagger_steps:
         base, name = run_dir, f"{name}_dagger{a.dagger_steps}"
         run_dir = run_dir.with_name(f"{name}_s{a.seed}")
@@ -345,7 +408,8 @@ def main() -> None:
         "command": f"benchmarks/franka_distill_probe.py --variant {a.variant} --seed {a.seed} "
         f"--budget-minutes {a.budget_minutes:g}"
         + (f" --teacher-minutes {a.teacher_minutes:g}" if a.teacher_minutes else "")
-        + (f" --dagger-steps {a.dagger_steps}" if a.dagger_steps else ""),
+        + (f" --dagger-steps {a.dagger_steps}" if a.dagger_steps else "")
+        + (" --no-camera-jitter" if a.no_camera_jitter else ""),
         "source_run": str(source),
         "teacher_run": str(teacher_run),
         "teacher_env_steps": read_summary(teacher_run).get("teacher_env_steps"),
@@ -355,8 +419,9 @@ def main() -> None:
         "d_episodes": len(EpisodeStore(run_dir / "teacher" / "episodes")),
         "distill_s": summary.get("distill_s"),
         "distill_updates": summary.get("distill_updates_done"),
-        "heldout": heldout_success(agent),
-        "readout": student_readout(agent, ENV),
+        "camera_jitter": not a.no_camera_jitter,
+        "heldout": heldout_success(agent, **eval_kwargs),
+        "readout": student_readout(agent, ENV, **eval_kwargs),
         "aux_fit_on_d": aux_fit_on_d(agent, run_dir / "teacher" / "episodes"),
     }
     if grid_agent is None:
@@ -373,6 +438,8 @@ def main() -> None:
             grid_student_heldout=heldout_success(grid_agent),
             grid_student_readout=student_readout(grid_agent, ENV),
         )
+    if a.no_camera_jitter:  # the same trials with the camera jitter the student never saw
+        entry["heldout_camera_jitter"] = heldout_success(agent)
     entry.update(
         this_call_distill_wall_s=round(distill_wall_s, 1),
         eval_wall_s=round(time.time() - t1, 1),

@@ -198,7 +198,7 @@ def readout_parts() -> dict[str, slice]:
     return {part: slice(start, start + 2) for part, start in at.items()}
 
 
-def student_readout(agent: Any, env_id: str) -> dict[str, Any]:
+def student_readout(agent: Any, env_id: str, **env_kwargs: Any) -> dict[str, Any]:
     """Where the student thinks the cube and the tool tip are, beside where the teacher thinks they are.
 
     Both filters of the TWIST ``agent`` run side by side (:func:`~twist_agents.twist.diagnostics.latent_error_trace`
@@ -207,7 +207,8 @@ def student_readout(agent: Any, env_id: str) -> dict[str, Any]:
     teacher's latent space), and the xy root-mean-square error against the true positions, in cm, is each filter's
     perception error. Two kinds of episodes, :data:`READOUT_EPISODES` each: driven by the env's scripted controller
     (the cube moves, as in a push that succeeds) and by the student (deployment). ``*_spread_cm`` is the error of
-    always answering the mean position: an error that large reads nothing."""
+    always answering the mean position: an error that large reads nothing. ``env_kwargs``: more settings of the
+    env (e.g. its randomisation ``terms``)."""
     from twist_agents.training.envs import make_env
     from twist_agents.twist.diagnostics import latent_error_trace
 
@@ -229,7 +230,7 @@ def student_readout(agent: Any, env_id: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {"episodes": READOUT_EPISODES}
     for split in ("test", "train"):
-        env = make_env(env_id, EVAL_SEED, obs_mode="paired", randomization=split)
+        env = make_env(env_id, EVAL_SEED, obs_mode="paired", randomization=split, **env_kwargs)
         try:
             out[split] = {
                 driver: cell(

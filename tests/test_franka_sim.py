@@ -339,3 +339,43 @@ def test_state_slices_tile_the_state_in_layout_order():
     covered = [i for where in STATE_SLICES.values() for i in range(where.start, where.stop)]
     assert covered == list(range(STATE_DIM))
     assert [where.stop - where.start for where in STATE_SLICES.values()] == [n for _, n in STATE_LAYOUT]
+
+
+def test_render_states_draws_a_stored_episode_again_under_another_randomisation() -> None:
+    """``FrankaSimEnv.render_states``: without randomisation it gives back the frames a push episode showed (up to
+    one intensity level); in the train split, new appearances every step, the same for the same seed; without the
+    camera jitter (``franka_terms(camera_jitter=False)``) the table stays where an unrandomised camera sees it;
+    bad input is refused with a message naming it."""
+    from twist_envs.franka.sim import franka_terms
+
+    env = gym.make("TWIST/BlockPush-Sim-v0", obs_mode="paired", randomization="none")
+    obs, _ = env.reset(seed=3)
+    states, frames = [obs["state"]], [obs["pixels"]]
+    for _ in range(12):
+        obs, *_ = env.step(env.unwrapped.expert_action())
+        states.append(obs["state"])
+        frames.append(obs["pixels"])
+    states_arr = np.stack(states)  # (13, 34)
+    again = env.unwrapped.render_states(states_arr, seed=0)
+    assert again.shape == (13, 64, 64, 3) and again.dtype == np.uint8
+    assert np.abs(again.astype(int) - np.stack(frames).astype(int)).max() <= 1
+    with pytest.raises(ValueError, match=r"states must be \(T, 34\)"):
+        env.unwrapped.render_states(states_arr[:, :10])
+    env.close()
+
+    train = gym.make(
+        "TWIST/BlockPush-Sim-v0", obs_mode="paired", randomization="train", terms=franka_terms(camera_jitter=False)
+    )
+    a = train.unwrapped.render_states(states_arr, seed=1)
+    b = train.unwrapped.render_states(states_arr, seed=1)
+    c = train.unwrapped.render_states(states_arr, seed=2)
+    train.close()
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert all(not np.array_equal(a[t], a[t + 1]) for t in range(len(a) - 1))  # appearance every step
+    # The goal marker (red, never randomised) is drawn where the unrandomised frames have it: the camera did not move.
+    red = (again[0, ..., 0] > 150) & (again[0, ..., 1] < 60) & (again[0, ..., 2] < 60)
+    assert red.sum() >= 3 and (a[0][red, 0] > 120).mean() > 0.8
+    state_only = gym.make("TWIST/BlockPush-Sim-v0", obs_mode="state", randomization="none")
+    with pytest.raises(ValueError, match="draws no images"):
+        state_only.unwrapped.render_states(states_arr)
+    state_only.close()

@@ -225,3 +225,86 @@ def test_misread_cube_moves_only_the_cubes_xy_by_the_asked_error(monkeypatch):
     assert not np.allclose(jitter[0], jitter[1])
     with pytest.raises(ValueError, match="mode"):
         noise.misread_cube(None, 1.0, "bias", 0)
+
+
+def test_perception_error_splits_into_a_bias_held_per_episode_and_what_varies_within_it(monkeypatch):
+    """``franka_perception.xy_errors_cm`` with ``episodes``: a constant offset per episode is all bias, zero-mean
+    noise within episodes all residual, and the squares of the two add up to the error's."""
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("perception_probe", ROOT / "benchmarks" / "franka_perception.py")
+    fp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fp)
+    rng = np.random.default_rng(0)
+    true = rng.normal(0.5, 0.1, (3 * 40, 5))  # 3 episodes of 40 frames: cube xy, tip xyz (m)
+    offset = np.repeat(np.array([[0.03, 0.0], [0.0, -0.03], [-0.03, 0.0]]), 40, 0)  # 3 cm, held per episode
+    pred = true.copy()
+    pred[:, :2] += offset
+    out = fp.xy_errors_cm(pred, true, episodes=3)
+    assert out["cube_xy_error_cm"] == out["cube_xy_bias_cm"] == 3.0 and out["cube_xy_resid_cm"] == 0.0
+    assert out["tip_xy_error_cm"] == 0.0 and "cube_xy_bias_cm" not in fp.xy_errors_cm(pred, true)
+    noise = rng.normal(0, 0.02, (3, 40, 2))
+    pred[:, :2] = true[:, :2] + offset + (noise - noise.mean(1, keepdims=True)).reshape(-1, 2)
+    out = fp.xy_errors_cm(pred, true, episodes=3)
+    assert out["cube_xy_bias_cm"] == 3.0 and 2.0 < out["cube_xy_resid_cm"] < 3.5
+    assert abs(out["cube_xy_error_cm"] ** 2 - out["cube_xy_bias_cm"] ** 2 - out["cube_xy_resid_cm"] ** 2) < 0.1
+
+
+def test_rerendered_teacher_draws_d_again_from_its_states_without_the_camera_jitter(tmp_path, monkeypatch):
+    """``franka_distill_probe.rerendered_teacher``: the copy's episodes keep every array but the images, which are
+    drawn anew from the states (the frames of the scene each state describes, not noise); the source is untouched;
+    ``DONE`` comes last and a finished copy is not drawn again."""
+    import json
+
+    import gymnasium as gym
+    import numpy as np
+
+    from twist_agents.data import EpisodeStore
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    env = gym.make(probe.ENV, obs_mode="paired", randomization="none")
+    obs, _ = env.reset(seed=0)
+    states, plain = [obs["state"]], obs["pixels"]  # plain: the first frame, unrandomised
+    for _ in range(4):
+        states.append(env.step(env.unwrapped.expert_action())[0]["state"])
+    env.close()
+    n = len(states)
+    source = tmp_path / "teacher140m_s0"
+    store = EpisodeStore(source / "teacher" / "episodes")
+    noise = np.random.default_rng(0).integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
+    episode = {
+        "state": np.stack(states),
+        "pixels": noise,
+        "action": np.ones((n, 3), np.float32),
+        "reward": np.arange(n, dtype=np.float32),
+        "is_first": np.arange(n) == 0,
+        "is_last": np.arange(n) == n - 1,
+        "is_terminal": np.zeros(n, bool),
+    }
+    store.add(episode)
+    (source / "teacher" / "config.json").write_text("{}")
+    (source / "teacher" / "DONE").write_text("teacher finished\n")
+    (source / "summary.json").write_text(json.dumps({"teacher_s": 5.0}))
+    copy = probe.rerendered_teacher(source, tmp_path / "teacher140m_nocam_s0", seed=0)
+    assert (copy / "teacher" / "DONE").exists() and (copy / "teacher" / "config.json").read_text() == "{}"
+    assert json.loads((copy / "summary.json").read_text()) == {"teacher_s": 5.0}
+    drawn = EpisodeStore(copy / "teacher" / "episodes")
+    assert len(drawn) == 1
+    new = drawn.load(drawn.paths[0])
+    for key in ("state", "action", "reward", "is_first", "is_last", "is_terminal"):
+        assert np.array_equal(new[key], episode[key])
+    assert new["pixels"].shape == noise.shape and not np.array_equal(new["pixels"], noise)
+    # A drawn scene is smooth where noise is not: neighbouring pixels differ far less than in the stored noise.
+    smooth = np.abs(np.diff(new["pixels"].astype(int), axis=2)).mean()
+    assert smooth < 0.5 * np.abs(np.diff(noise.astype(int), axis=2)).mean()
+    # The red goal marker (never randomised) is where the unrandomised frame has it: the camera was not jittered.
+    red = (plain[..., 0] > 150) & (plain[..., 1] < 60) & (plain[..., 2] < 60)
+    assert red.sum() >= 3 and (new["pixels"][0][red, 0] > 120).mean() > 0.8
+    assert np.array_equal(store.load(store.paths[0])["pixels"], noise)  # the source is untouched
+    before = drawn.paths[0].stat().st_mtime_ns
+    probe.rerendered_teacher(source, tmp_path / "teacher140m_nocam_s0", seed=0)
+    assert drawn.paths[0].stat().st_mtime_ns == before

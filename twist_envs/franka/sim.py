@@ -82,14 +82,25 @@ BANK_TRAIN, BANK_TEST, BANK_PIXELS = 32, 12, 128
 """Textures compiled into the model per split (background and table/floor banks) and their side in pixels."""
 
 
-def franka_terms(source: TextureSource | None = None) -> tuple[Term, ...]:
+def franka_terms(source: TextureSource | None = None, camera_jitter: bool = True) -> tuple[Term, ...]:
     """The paper's Franka randomisation (Sec. VI-C) as terms.
 
     Every step: light brightness, background and table/floor textures, robot and block colours. Every
     episode: block friction and mass, camera pose jitter (the real experiments moved the camera). The goal
     marker stays red: it is the task's cue, not a distractor.
+
+    ``camera_jitter=False`` leaves the camera pose out: the paper's simulated DR (Sec. VI-C names light, textures
+    and friction; it moves the camera only in the real runs). The jitter (2 cm, 2 deg) shifts where a fixed image
+    position lies on the table by ~5 cm (root mean square, from the pinhole geometry of the default camera ~1.2 m
+    away), a misreading held for the whole episode unless the image's landmarks undo it. BlockPush's supervised
+    read-out of the cube from single frames without it is measured by ``benchmarks/franka_perception.py
+    --no-camera-jitter``.
+
+    Example:
+        >>> [t.name for t in franka_terms(camera_jitter=False)][-1]
+        'body_mass'
     """
-    return (
+    terms = (
         light_brightness(("key_light", "fill_light"), scale=(0.5, 1.4)),
         background(source),
         floor_texture(("table", "floor"), source),
@@ -98,6 +109,7 @@ def franka_terms(source: TextureSource | None = None) -> tuple[Term, ...]:
         body_mass(("block",), scale=(0.5, 2.0)),
         camera_pose(("policy",), pos_std=0.02, angle_std_deg=2.0, when="reset"),
     )
+    return terms if camera_jitter else tuple(t for t in terms if t.name != "camera_pose")
 
 
 class FrankaSimEnv(RandomizedMujocoEnv):
@@ -187,6 +199,41 @@ class FrankaSimEnv(RandomizedMujocoEnv):
                 p.goal_pos(),
             ]
         ).astype(np.float32)
+
+    def render_states(self, states: np.ndarray, seed: int | None = None) -> np.ndarray:
+        """Frames ``(T, H, W, 3)`` uint8 of one stored episode's states ``(T, 34)``, drawn under this randomisation.
+
+        The states are laid out as :data:`STATE_LAYOUT`. Each frame shows the scene posed as its state says (arm
+        joints, gripper, cube, goal: :meth:`~twist_envs.franka.scene.FrankaPhysics.pose`), with a fresh appearance
+        stream drawn from ``seed`` and the terms applied as in an episode: all of them before the first frame, the
+        train split's per-step ones before every later frame. So a dataset stored under one randomisation can be
+        drawn again under another (other textures, no camera jitter) without running its policy again: the states,
+        not the images, are what the teacher and the reward read. The physics is not stepped; :meth:`reset` before
+        stepping again. Drawn with ``randomization="none"``, a push episode's frames equal the ones the env showed
+        (up to one intensity level on a few pixels); a lift episode's may differ on a few finger pixels (the pads'
+        gap does not say how the two finger joints shared it).
+
+        Raises:
+            ValueError: ``states`` is not ``(T, 34)`` with T >= 1, or this env draws no images.
+        """
+        states = np.asarray(states)
+        if states.ndim != 2 or states.shape[1] != STATE_DIM or len(states) == 0:
+            raise ValueError(f"FrankaSimEnv.render_states: states must be (T, {STATE_DIM}), got {states.shape}")
+        if not self._render_enabled:
+            raise ValueError("FrankaSimEnv.render_states: this env draws no images (obs_mode='state'); use 'paired'")
+        super().reset(seed=seed)
+        self._seed_randomization()
+        at = STATE_SLICES
+        frames = np.empty((len(states), self.image_size, self.image_size, 3), np.uint8)
+        for t, s in enumerate(states):
+            if t == 0:
+                self.randomizer.on_reset(self.mujoco_scene, self._dr_rng)
+            else:
+                self.randomizer.on_step(self.mujoco_scene, self._dr_rng)
+            pose = (s[at["joint_pos"]], s[at["block_pos"]], s[at["block_quat"]], s[at["goal_pos"]])
+            self.physics.pose(*pose, s[at["gripper_width"]][0])
+            frames[t] = self._render()
+        return frames
 
     def expert_action(self) -> np.ndarray:
         """The scripted controller's action (float32, ``(action_dim,)``) for the current simulator state.

@@ -131,6 +131,36 @@ class FrankaPhysics:
         self.data.mocap_pos[self._goal_mocap] = [goal_xy[0], goal_xy[1], z]
         mujoco.mj_forward(self.model, self.data)
 
+    def pose(
+        self,
+        joint_pos: np.ndarray,
+        block_pos: np.ndarray,
+        block_quat: np.ndarray,
+        goal_pos: np.ndarray,
+        gripper_width: float = 0.0,
+    ) -> None:
+        """Puts the scene in a stored configuration, at rest.
+
+        Arm joints (7,), cube position (3,) and orientation (4,: w, x, y, z), goal marker (3,), and for lift the gap
+        between the finger pads (m).
+
+        For drawing a stored state again (:meth:`~twist_envs.franka.sim.FrankaSimEnv.render_states`), not for
+        continuing its dynamics: velocities are zero and the servo targets are not touched.
+        """
+        d = self.data
+        d.qvel[:] = 0.0
+        d.qpos[self._arm_qpos] = joint_pos
+        a = self._block_qpos
+        d.qpos[a : a + 3] = block_pos
+        d.qpos[a + 3 : a + 7] = block_quat
+        d.mocap_pos[self._goal_mocap] = goal_pos
+        if self._fingers is not None:
+            # gripper_width() reads the pads' gap as the finger joints' sum less the pad offset; each finger half.
+            d.qpos[self._fingers] = 0.5 * (float(gripper_width) + FINGER_PAD_OFFSET)
+        # The whole forward pass, not only the kinematics: the cameras' and lights' poses (mj_camlight) are part
+        # of it, and a scene never stepped has none yet.
+        mujoco.mj_forward(self.model, d)
+
     # ---------------------------------------------------------------- readouts
     def ee_pos(self) -> np.ndarray:
         """Tool-tip position (3,)."""
