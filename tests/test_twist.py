@@ -592,3 +592,50 @@ def test_latent_aux_reads_the_state_from_the_students_latent_through_the_frozen_
     blind = DreamerAgent(dreamer_config("debug", encode=("state",), decode=("pixels",)), SHAPES, ACTIONS, seed=0)
     with pytest.raises(ValueError, match="decodes 'state'"):
         TwistAgent(blind, {"pixels": SHAPES["pixels"]}, cfg)
+
+
+def test_readout_pretrain_fits_the_encoders_readout_alone_then_distillation_follows(tmp_path):
+    """``readout_pretrain`` (not in the paper): updates of the state_aux read-out alone, on single frames of D; they
+    move the encoder and its head, never the student's RSSM; ``distil`` runs them first (checkpointed, resumable,
+    not counted as distillation updates), then distils; refused without the state_aux term."""
+    from twist_agents.data import EpisodeStore
+    from twist_agents.twist.pipeline import distil
+
+    t = teacher()
+    cfg = dataclasses.replace(CFG, lr=2e-3, state_aux=1.0, state_aux_dims=(0, 1, 2), readout_pretrain=30)
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, cfg, seed=0)
+    frames = batch(b=16, t=1, seed=4)
+    rssm = {k: v.clone() for k, v in agent.student.rssm.state_dict().items()}
+    enc = {k: v.clone() for k, v in agent.student.encoder.state_dict().items()}
+    first = agent.pretrain_update(frames)
+    for _ in range(40):
+        last = agent.pretrain_update(frames)
+    assert last < 0.5 * first and agent.pretrain_updates == 41 and agent.updates == 0
+    assert all(torch.equal(v, agent.student.rssm.state_dict()[k]) for k, v in rssm.items())
+    assert any(not torch.equal(v, agent.student.encoder.state_dict()[k]) for k, v in enc.items())
+    for bad in (
+        dataclasses.replace(CFG, readout_pretrain=10),
+        dataclasses.replace(cfg, readout_pretrain=-1),
+        dataclasses.replace(cfg, readout_pretrain_batch=0),
+    ):
+        with pytest.raises(ValueError, match="readout_pretrain"):
+            TwistAgent(t, {"pixels": SHAPES["pixels"]}, bad)
+
+    store = EpisodeStore(tmp_path / "d")
+    for seed in range(3):
+        ep = {k: v[0] for k, v in batch(b=1, t=12, seed=seed).items()}
+        store.add(
+            {
+                **ep,
+                "reward": np.zeros(12, np.float32),
+                "is_last": np.arange(12) == 11,
+                "is_terminal": np.zeros(12, bool),
+            }
+        )
+    run = dataclasses.replace(cfg, updates=3, checkpoint_every=10)
+    student = distil(t, tmp_path / "d", tmp_path / "out", run, seed=0, progress=False)
+    assert student.pretrain_updates == 30 and student.updates == 3
+    again = distil(t, tmp_path / "d", tmp_path / "out", dataclasses.replace(run, updates=5), seed=0, progress=False)
+    assert again.pretrain_updates == 30 and again.updates == 5  # resumed: no second pretraining
+    stopped = distil(t, tmp_path / "d", tmp_path / "cut", run, seed=0, progress=False, time_limit_s=0.0)
+    assert stopped.pretrain_updates == 0 and stopped.updates == 0  # the time limit also bounds the pretraining

@@ -22,7 +22,7 @@ from twist_agents.dreamer.config import config_from_dict
 from twist_agents.dreamer.rssm import State
 from twist_agents.protocol import Observation
 from twist_agents.twist.config import DistillConfig
-from twist_agents.twist.losses import distillation_loss
+from twist_agents.twist.losses import distillation_loss, readout_pretrain_loss
 from twist_agents.twist.student import StudentWorldModel
 
 
@@ -99,6 +99,16 @@ class TwistAgent:
                     f"dimensions and standardiser), got state_aux={config.state_aux}, "
                     f"state_aux_units={config.state_aux_units!r}"
                 )
+            if config.readout_pretrain < 0 or config.readout_pretrain_batch < 1:
+                raise ValueError(
+                    "DistillConfig.readout_pretrain must be >= 0 and readout_pretrain_batch >= 1, got "
+                    f"{config.readout_pretrain} and {config.readout_pretrain_batch}"
+                )
+            if config.readout_pretrain > 0 and config.state_aux <= 0:
+                raise ValueError(
+                    "DistillConfig.readout_pretrain trains the state_aux read-out: it needs state_aux > 0, got "
+                    f"state_aux={config.state_aux}"
+                )
             if config.latent_aux > 0 and "state" not in getattr(teacher.world_model.heads["decoder"], "vec_keys", ()):
                 raise ValueError("DistillConfig.latent_aux needs a teacher whose world model decodes 'state'")
             if config.state_aux > 0:
@@ -120,6 +130,7 @@ class TwistAgent:
         self.opt = torch.optim.Adam(self.student.parameters(), lr=config.lr, eps=config.eps)
         self.generator = torch.Generator(device=teacher.device).manual_seed(seed)
         self.updates = 0
+        self.pretrain_updates = 0
 
     @property
     def device(self) -> torch.device:
@@ -170,6 +181,20 @@ class TwistAgent:
         self.updates += 1
         return metrics
 
+    def pretrain_update(self, batch: Mapping[str, np.ndarray]) -> float:
+        """One read-out pretraining step (``DistillConfig.readout_pretrain``); returns its loss.
+
+        On ``(B, L, ...)`` frames of D; only the student's encoder and ``state_head`` get gradients.
+        """
+        tb = self.teacher.world_model.to_torch({k: batch[k] for k in self.batch_keys})
+        loss = readout_pretrain_loss(self.teacher.world_model, self.student, tb, self.config, self.generator)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.student.parameters(), self.config.grad_clip)
+        self.opt.step()
+        self.pretrain_updates += 1
+        return float(loss)
+
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
         """Everything: the teacher (config, spaces, weights), the student, optimiser, counters."""
@@ -191,6 +216,7 @@ class TwistAgent:
             "opt": self.opt.state_dict(),
             "generator": self.generator.get_state(),
             "updates": self.updates,
+            "pretrain_updates": self.pretrain_updates,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -199,6 +225,7 @@ class TwistAgent:
         self.opt.load_state_dict(state["opt"])
         self.generator.set_state(state["generator"])
         self.updates = int(state["updates"])
+        self.pretrain_updates = int(state.get("pretrain_updates", 0))  # absent from checkpoints before it existed
 
     def save(self, path: str | Path) -> None:
         """Write the whole agent to ``path`` atomically (one artefact: deployable and resumable)."""

@@ -112,6 +112,16 @@ class DistillConfig:
     scripted 6.1-7.8 cm after as many minutes) and the read-out improved with twice the updates (5.7-6.0 cm);
     with three times, D's fit kept falling (3.9-4.2 cm) but the scripted pushes' did not (5.7-6.3 cm): the shift
     delays the memorising, it does not end it."""
+    readout_pretrain: int = 0
+    """Not in the paper: before the first distillation update, this many updates of the student's encoder and
+    ``state_head`` on the :attr:`state_aux` read-out alone (:func:`~twist_agents.twist.losses.readout_pretrain_loss`),
+    each on :attr:`readout_pretrain_batch` single frames drawn from all of D; 0 disables it. They count against the
+    distillation's time limit, not against :attr:`updates`. Needs :attr:`state_aux` > 0. Why: on Franka BlockPush a
+    supervised read-out of the cube by the same encoder reaches 3-6 cm on held-out appearances in 10k steps of 64
+    frames (``benchmarks/franka_perception.py``), while the distilled students' encoders, fed 400 frames of 40
+    scenes per update, still misread D's own frames by 5-6 cm after 1250 updates: they underfit the read-out."""
+    readout_pretrain_batch: int = 64
+    """Frames per :attr:`readout_pretrain` update."""
     checkpoint_every: int = 250
     """Write a resumable checkpoint every this many updates."""
     log_every: int = 50

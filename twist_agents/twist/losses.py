@@ -158,6 +158,50 @@ def teacher_rollout(
         return rssm.imagine(start, policy, horizon, sample=False)
 
 
+def state_aux_target(
+    teacher: WorldModel, student: StudentWorldModel, state: torch.Tensor, config: DistillConfig
+) -> torch.Tensor:
+    """The target of :attr:`~twist_agents.twist.config.DistillConfig.state_aux`, in its ``state_aux_units``.
+
+    Paired states ``(B, L, ...)`` -> ``(B, L, len(state_aux_dims) or S)``. In ``"data"`` units it also feeds the
+    student's running standardiser (which pools D's first batches, then freezes).
+    """
+    target = state.float().flatten(2)  # (B, L, S)
+    # Standardised per dimension: in metres a centimetre of the Franka cube's position would cost ~1e-4
+    # beside joint velocities of order 1, the scale problem standardize_vectors fixes for the teacher.
+    if config.state_aux_units == "teacher":
+        standardizer = getattr(teacher.encoder, "standardizer", None)
+        if standardizer is not None and standardizer.mean.shape[0] == target.shape[-1]:
+            target = standardizer(target)
+    if config.state_aux_dims:  # only the chosen state dimensions (see DistillConfig.state_aux_dims)
+        target = target[..., list(config.state_aux_dims)]  # (B, L, len(dims))
+    if config.state_aux_units == "data" and student.state_aux_norm is not None:
+        student.state_aux_norm.update(target)  # pools the first batches of D, then frozen
+        target = student.state_aux_norm(target)
+    return target
+
+
+def readout_pretrain_loss(
+    teacher: WorldModel,
+    student: StudentWorldModel,
+    batch: Mapping[str, torch.Tensor],
+    config: DistillConfig,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Not in the paper: the ``state_aux`` read-out alone (``DistillConfig.readout_pretrain``).
+
+    On ``(B, L, ...)`` frames of D (usually ``L`` = 1). Same target, units and image shifts as in
+    :func:`distillation_loss`; gradients reach the student's encoder and ``state_head`` only.
+    """
+    if student.state_head is None:
+        raise ValueError("DistillConfig.readout_pretrain > 0 needs a student built with aux_dim (its state_head)")
+    s_obs = {k: batch[k] for k in student.encode}
+    if config.shift_aug > 0 and "pixels" in s_obs:
+        s_obs["pixels"] = random_shift(s_obs["pixels"], config.shift_aug, generator)
+    target = state_aux_target(teacher, student, batch["state"], config)
+    return _sq_dist(student.state_head(student.encoder(s_obs)), target).sum(1).mean()
+
+
 def distillation_loss(
     teacher: WorldModel,
     teacher_actor: nn.Module,
@@ -214,22 +258,12 @@ def distillation_loss(
         teacher_forced = kl_categorical(tf_logits, t_post["logits"]).sum(1).mean()
         loss = loss + config.teacher_forced * teacher_forced
     state_aux = zero
+    target = None
     if config.state_aux > 0:
         if student.state_head is None:
             raise ValueError("DistillConfig.state_aux > 0 needs a student built with aux_dim (its state_head)")
         # A linear read-out of the paired state from each frame's embedding (see DistillConfig.state_aux).
-        target = batch["state"].float().flatten(2)  # (B, L, S)
-        # Standardised per dimension: in metres a centimetre of the Franka cube's position would cost ~1e-4
-        # beside joint velocities of order 1, the scale problem standardize_vectors fixes for the teacher.
-        if config.state_aux_units == "teacher":
-            standardizer = getattr(teacher.encoder, "standardizer", None)
-            if standardizer is not None and standardizer.mean.shape[0] == target.shape[-1]:
-                target = standardizer(target)
-        if config.state_aux_dims:  # only the chosen state dimensions (see DistillConfig.state_aux_dims)
-            target = target[..., list(config.state_aux_dims)]  # (B, L, len(dims))
-        if config.state_aux_units == "data" and student.state_aux_norm is not None:
-            student.state_aux_norm.update(target)  # pools the first batches of D, then frozen
-            target = student.state_aux_norm(target)
+        target = state_aux_target(teacher, student, batch["state"], config)  # (B, L, len(dims) or S)
         state_aux = _sq_dist(student.state_head(s_embed), target).sum(1).mean()
         loss = loss + config.state_aux * state_aux
     latent_aux = zero

@@ -239,12 +239,16 @@ def _distil(
     out_dir.mkdir(parents=True, exist_ok=True)
     agent = TwistAgent(teacher, {"pixels": first["pixels"].shape[1:]}, config, seed=seed)
     sampler = SequenceSampler(store, config.seq_len, keys=agent.batch_keys, cache_size=config.cache_episodes, seed=seed)
+    # Single frames from all of D for the read-out pretraining (DistillConfig.readout_pretrain): its own stream.
+    frames = SequenceSampler(store, 1, keys=agent.batch_keys, cache_size=config.cache_episodes, seed=seed + 1)
     ckpt = out_dir / "ckpt.pt"
     prior_s = 0.0
     if resume and ckpt.exists():
         state = torch.load(ckpt, map_location=agent.device, weights_only=False)
         agent.load_state_dict(state)
         sampler.rng.bit_generator.state = state["sampler_rng"]
+        if "frames_rng" in state:
+            frames.rng.bit_generator.state = state["frames_rng"]
         prior_s = float(state.get("train_s", 0.0))
     start, start_updates = time.perf_counter(), agent.updates
 
@@ -254,6 +258,7 @@ def _distil(
     def save() -> None:
         state = agent.state_dict()
         state["sampler_rng"] = sampler.rng.bit_generator.state
+        state["frames_rng"] = frames.rng.bit_generator.state
         state["train_s"] = train_s()
         atomic_torch_save(state, ckpt)
 
@@ -261,8 +266,17 @@ def _distil(
     bar = tqdm(total=total, initial=agent.updates, desc="distil student", unit="upd", disable=not progress)
     sums: dict[str, float] = {}
     on_time = False
+    pretrain_loss: list[float] = []  # this call's read-out pretraining losses
     with MetricsLogger(out_dir) as log:
-        while agent.updates < config.updates:
+        while agent.pretrain_updates < config.readout_pretrain:
+            if time_limit_s is not None and train_s() >= time_limit_s:
+                on_time = True
+                break
+            pretrain_loss.append(agent.pretrain_update(frames.sample(config.readout_pretrain_batch)))
+            done = agent.pretrain_updates
+            if done % config.checkpoint_every == 0 or done == config.readout_pretrain:
+                save()
+        while not on_time and agent.updates < config.updates:
             if time_limit_s is not None and train_s() >= time_limit_s:
                 on_time = True
                 break
@@ -283,7 +297,13 @@ def _distil(
                 log.log(agent.updates, {k: v / (agent.updates % config.log_every) for k, v in sums.items()})
             save()
     bar.close()
-    return agent, {"distill_s": train_s(), "distill_stopped_on_time": on_time, "distill_updates_done": agent.updates}
+    clock: dict[str, Any] = {"distill_s": train_s(), "distill_stopped_on_time": on_time}
+    clock["distill_updates_done"] = agent.updates
+    if config.readout_pretrain:
+        clock["readout_pretrain_done"] = agent.pretrain_updates
+        if len(pretrain_loss) >= 100:  # this call's last 100 read-out losses
+            clock["readout_pretrain_final_loss"] = float(np.mean(pretrain_loss[-100:]))
+    return agent, clock
 
 
 def train_teacher(
