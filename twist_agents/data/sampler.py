@@ -105,6 +105,10 @@ class SequenceSampler:
             i, start = (i + 1) % len(paths), 0
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
+    def clear_cache(self) -> None:
+        """Free the episodes held in RAM (the next samples load them again)."""
+        self._cache.clear()
+
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """Return ``{key: (batch_size, L, ...)}``.
 
