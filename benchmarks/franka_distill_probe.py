@@ -96,20 +96,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "batch_size": 40,
         "shift_aug": 4,
     },
-    # The same after 5000 updates of the encoder's read-out alone on 64 single frames of D each
-    # (DistillConfig.readout_pretrain): those students' encoders still misread D's own frames by 5-6 cm after 1250
-    # updates, where the supervised probe's encoder fits them to ~1.5 cm.
-    "state-aux-pos-short-shift-latent-pretrain": {
-        "state_aux": 5.0,
-        "latent_aux": 5.0,
-        "state_aux_dims": POSITIONS,
-        "seq_len": 10,
-        "batch_size": 40,
-        "shift_aug": 4,
-        "readout_pretrain": 5000,
-    },
 }
 """Distillation overrides (:class:`~twist_agents.twist.config.DistillConfig` fields) on the ``cpu`` preset."""
+# The latent student after 5000 updates of the encoder's read-out alone on 64 single frames of D each
+# (DistillConfig.readout_pretrain): those students' encoders still misread D's own frames by 5-6 cm after 1250
+# updates, where the supervised probe's encoder fits its frames to ~1.5 cm.
+VARIANTS["state-aux-pos-short-shift-latent-pretrain"] = {
+    **VARIANTS["state-aux-pos-short-shift-latent"],
+    "readout_pretrain": 5000,
+}
 TRIALS = 20
 
 

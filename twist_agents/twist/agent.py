@@ -193,7 +193,7 @@ class TwistAgent:
         nn.utils.clip_grad_norm_(self.student.parameters(), self.config.grad_clip)
         self.opt.step()
         self.pretrain_updates += 1
-        return float(loss)
+        return float(loss.detach())
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
