@@ -120,7 +120,10 @@ class DistillConfig:
     distillation's time limit, not against :attr:`updates`. Needs :attr:`state_aux` > 0. Why: on Franka BlockPush a
     supervised read-out of the cube by the same encoder reaches 3-6 cm on held-out appearances in 10k steps of 64
     frames (``benchmarks/franka_perception.py``), while the distilled students' encoders, fed 400 frames of 40
-    scenes per update, still misread D's own frames by 5-6 cm after 1250 updates: they underfit the read-out."""
+    scenes per update, still misread D's own frames by 5-6 cm after 1250 updates: they underfit the read-out.
+    Measured with 5000 (BlockPush, seeds 2 / 3, 30 minutes in all against 25 without): D's frames 3.9 / 4.5 cm
+    (6.2 / 6.5), the latent's read-out on the student's own training-look episodes 3.8 / 3.5 cm (7.8 / 8.7),
+    held-out returns 52.7 / 65.2 (48.0 / 44.0), success 0/20, 2/20 (1/20, 1/20)."""
     readout_pretrain_batch: int = 64
     """Frames per :attr:`readout_pretrain` update."""
     checkpoint_every: int = 250
@@ -128,7 +131,9 @@ class DistillConfig:
     log_every: int = 50
     """Average and log metrics every this many updates."""
     cache_episodes: int = 200
-    """Episodes the sequence sampler keeps in RAM."""
+    """Episodes the sequence sampler keeps in RAM. Below the number of episodes in D, most sequences of a batch load
+    and decompress an episode: on Franka BlockPush's D of 1284 episodes a batch of 40 took 0.74 s at 200, 0.047 s
+    with all of D cached (~1.9 MB per episode)."""
 
 
 def distill_config(preset: str = "cpu", **overrides: object) -> DistillConfig:

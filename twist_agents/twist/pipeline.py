@@ -253,7 +253,7 @@ def _distil(
         if "frames_rng" in state:
             frames.rng.bit_generator.state = state["frames_rng"]
         prior_s = float(state.get("train_s", 0.0))
-    start, start_updates = time.perf_counter(), agent.updates
+    start, start_updates, start_pretrain = time.perf_counter(), agent.updates, agent.pretrain_updates
 
     def train_s() -> float:
         return prior_s + time.perf_counter() - start
@@ -296,7 +296,8 @@ def _distil(
                 sums = {}
             if agent.updates % config.checkpoint_every == 0 or agent.updates == config.updates:
                 save()
-        if on_time and agent.updates > start_updates:  # stopped between checkpoints: keep what was learned
+        if on_time and (agent.updates > start_updates or agent.pretrain_updates > start_pretrain):
+            # stopped between checkpoints: keep what was learned
             if sums:
                 log.log(agent.updates, {k: v / (agent.updates % config.log_every) for k, v in sums.items()})
             save()
