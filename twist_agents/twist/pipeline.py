@@ -242,15 +242,17 @@ def _distil(
     # Single frames from all of D for the read-out pretraining (DistillConfig.readout_pretrain), its own stream. Its
     # cache holds all of D (freed when the pretraining ends): a batch of 64 frames from random episodes would
     # otherwise load and decompress ~64 episodes (1.3 s on Franka BlockPush's D of 1284 episodes, cache 200).
-    pretrain_cache = max(config.cache_episodes, len(store)) if config.readout_pretrain else 1
-    frames = SequenceSampler(store, 1, keys=agent.batch_keys, cache_size=pretrain_cache, seed=seed + 1)
+    frames = None
+    if config.readout_pretrain:
+        cache = max(config.cache_episodes, len(store))
+        frames = SequenceSampler(store, 1, keys=agent.batch_keys, cache_size=cache, seed=seed + 1)
     ckpt = out_dir / "ckpt.pt"
     prior_s = 0.0
     if resume and ckpt.exists():
         state = torch.load(ckpt, map_location=agent.device, weights_only=False)
         agent.load_state_dict(state)
         sampler.rng.bit_generator.state = state["sampler_rng"]
-        if "frames_rng" in state:
+        if frames is not None and "frames_rng" in state:
             frames.rng.bit_generator.state = state["frames_rng"]
         prior_s = float(state.get("train_s", 0.0))
     start, start_updates, start_pretrain = time.perf_counter(), agent.updates, agent.pretrain_updates
@@ -261,7 +263,8 @@ def _distil(
     def save() -> None:
         state = agent.state_dict()
         state["sampler_rng"] = sampler.rng.bit_generator.state
-        state["frames_rng"] = frames.rng.bit_generator.state
+        if frames is not None:
+            state["frames_rng"] = frames.rng.bit_generator.state
         state["train_s"] = train_s()
         atomic_torch_save(state, ckpt)
 
@@ -271,7 +274,7 @@ def _distil(
     on_time = False
     pretrain_loss: list[float] = []  # this call's read-out pretraining losses
     with MetricsLogger(out_dir) as log:
-        while agent.pretrain_updates < config.readout_pretrain:
+        while frames is not None and agent.pretrain_updates < config.readout_pretrain:
             if time_limit_s is not None and train_s() >= time_limit_s:
                 on_time = True
                 break
@@ -279,7 +282,8 @@ def _distil(
             done = agent.pretrain_updates
             if done % config.checkpoint_every == 0 or done == config.readout_pretrain:
                 save()
-        frames.clear_cache()
+        if frames is not None:
+            frames.clear_cache()
         while not on_time and agent.updates < config.updates:
             if time_limit_s is not None and train_s() >= time_limit_s:
                 on_time = True
