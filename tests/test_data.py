@@ -94,3 +94,33 @@ def test_sampler_is_reproducible_from_seed(tmp_path):
     a = SequenceSampler(store, seq_len=8, seed=3).sample(5)["state"]
     b = SequenceSampler(store, seq_len=8, seed=3).sample(5)["state"]
     np.testing.assert_array_equal(a, b)
+
+
+def test_samplers_sharing_a_cache_load_each_episode_once(tmp_path, monkeypatch):
+    import twist_agents.data.sampler as sampler_mod
+
+    store = EpisodeStore(tmp_path)
+    for i in range(4):
+        store.add(make_episode(20, offset=100 * i, pixels=False))
+    loads: list[str] = []
+    real_load = sampler_mod.load_episode
+
+    def counting_load(path, keys=None):
+        loads.append(path.name)
+        return real_load(path, keys)
+
+    monkeypatch.setattr(sampler_mod, "load_episode", counting_load)
+    frames = SequenceSampler(store, seq_len=1, cache_size=10, seed=0)
+    seqs = SequenceSampler(store, seq_len=5, cache_size=2, seed=1)
+    seqs.share_cache(frames)
+    for _ in range(20):
+        frames.sample(8)
+    assert sorted(set(loads)) == sorted(p.name for p in store.paths) and len(loads) == 4
+    for _ in range(20):
+        seqs.sample(8)
+    assert len(loads) == 4  # the sequences read what the frames loaded; the larger bound (10) kept all 4
+    assert seqs.cache_size == frames.cache_size == 10
+    with pytest.raises(ValueError, match="same store with the same keys"):
+        SequenceSampler(store, seq_len=5, keys=("state",)).share_cache(frames)
+    with pytest.raises(ValueError, match="same store"):
+        SequenceSampler(EpisodeStore(tmp_path / "other"), seq_len=5).share_cache(frames)

@@ -639,3 +639,8 @@ def test_readout_pretrain_fits_the_encoders_readout_alone_then_distillation_foll
     assert again.pretrain_updates == 30 and again.updates == 5  # resumed: no second pretraining
     stopped = distil(t, tmp_path / "d", tmp_path / "cut", run, seed=0, progress=False, time_limit_s=0.0)
     assert stopped.pretrain_updates == 0 and stopped.updates == 0  # the time limit also bounds the pretraining
+    # D (3 episodes) fits the default cache, so the runs above shared one cache; a smaller one frees the frames'.
+    small = distil(
+        t, tmp_path / "d", tmp_path / "small", dataclasses.replace(run, cache_episodes=1), seed=0, progress=False
+    )
+    assert small.pretrain_updates == 30 and small.updates == 3

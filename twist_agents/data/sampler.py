@@ -109,6 +109,19 @@ class SequenceSampler:
         """Free the episodes held in RAM (the next samples load them again)."""
         self._cache.clear()
 
+    def share_cache(self, other: SequenceSampler) -> None:
+        """Read episodes through ``other``'s cache (one copy in RAM for two samplers of the same store).
+
+        The cache keeps ``other``'s bound, so the larger ``cache_size`` of the two is the one that evicts.
+
+        Raises:
+            ValueError: ``other`` samples another store or other keys (its cached episodes would not fit).
+        """
+        if other.store is not self.store or other.keys != self.keys:
+            raise ValueError("SequenceSampler.share_cache: the samplers must read the same store with the same keys")
+        self._cache = other._cache
+        self.cache_size = other.cache_size = max(self.cache_size, other.cache_size)
+
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """Return ``{key: (batch_size, L, ...)}``.
 

@@ -242,10 +242,15 @@ def _distil(
     # Single frames from all of D for the read-out pretraining (DistillConfig.readout_pretrain), its own stream. Its
     # cache holds all of D (freed when the pretraining ends): a batch of 64 frames from random episodes would
     # otherwise load and decompress ~64 episodes (1.3 s on Franka BlockPush's D of 1284 episodes, cache 200).
+    # When the distillation's cache holds all of D too (cache_episodes >= |D|), both samplers read one copy in RAM
+    # and the episodes the pretraining loaded stay for the distillation.
     frames = None
+    shared = config.cache_episodes >= len(store)
     if config.readout_pretrain:
         cache = max(config.cache_episodes, len(store))
         frames = SequenceSampler(store, 1, keys=agent.batch_keys, cache_size=cache, seed=seed + 1)
+        if shared:
+            frames.share_cache(sampler)
     ckpt = out_dir / "ckpt.pt"
     prior_s = 0.0
     if resume and ckpt.exists():
@@ -282,7 +287,7 @@ def _distil(
             done = agent.pretrain_updates
             if done % config.checkpoint_every == 0 or done == config.readout_pretrain:
                 save()
-        if frames is not None:
+        if frames is not None and not shared:
             frames.clear_cache()
         while not on_time and agent.updates < config.updates:
             if time_limit_s is not None and train_s() >= time_limit_s:
