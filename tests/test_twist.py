@@ -538,6 +538,34 @@ def test_random_shift_moves_each_sequence_by_one_offset_with_edges_repeated():
     assert np.isfinite(metrics["distill/loss"])
 
 
+def test_random_conv_filters_whole_sequences_keeping_where_things_are():
+    from twist_agents.twist.losses import random_conv
+
+    images = torch.zeros(8, 2, 16, 16, 3, dtype=torch.uint8)
+    images[:, :, 5:10, 6:11] = torch.tensor([200, 30, 90], dtype=torch.uint8)  # a coloured square on black
+    assert random_conv(images, 0.0) is images
+    out = random_conv(images, 1.0, torch.Generator().manual_seed(0))
+    assert out.shape == images.shape and out.dtype == torch.float32
+    assert out.min() >= 0 and out.max() <= 255.0 + 1e-3
+    for b in range(8):
+        assert torch.equal(out[b, 0], out[b, 1])  # one filter per sequence: equal frames stay equal
+        background = out[b, 0, 12:15, 1:15]  # >= 2 px from the square and 1 px from the border
+        square = out[b, 0, 6:9, 7:10]  # the square's interior
+        assert torch.allclose(background, background[0, 0].expand_as(background), atol=1e-3)
+        assert torch.allclose(square, square[0, 0].expand_as(square), atol=1e-3)
+        assert not torch.allclose(background[0, 0], square[0, 0], atol=1.0)  # the square is still there
+    assert not torch.allclose(out[0], out[1])  # each sequence its own filter
+    some = random_conv(images, 0.5, torch.Generator().manual_seed(3))
+    kept = [torch.equal(some[b], images[b].float()) for b in range(8)]
+    assert any(kept) and not all(kept)
+    t = teacher()
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="conv_aug"):
+            TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, conv_aug=bad))
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, conv_aug=0.5, shift_aug=2), seed=0)
+    assert np.isfinite(agent.update(batch())["distill/loss"])
+
+
 def test_state_aux_needs_a_teacher_that_reads_state():
     cfg = dreamer_config("debug", encode=("pixels",), decode=("pixels",))
     t = DreamerAgent(cfg, {"pixels": SHAPES["pixels"]}, ACTIONS, seed=0)

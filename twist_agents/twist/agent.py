@@ -93,6 +93,8 @@ class TwistAgent:
                 )
             if config.shift_aug < 0:
                 raise ValueError(f"DistillConfig.shift_aug must be >= 0 pixels, got {config.shift_aug}")
+            if not 0.0 <= config.conv_aug <= 1.0:
+                raise ValueError(f"DistillConfig.conv_aug must be a share in [0, 1], got {config.conv_aug}")
             if config.latent_aux > 0 and (config.state_aux <= 0 or config.state_aux_units != "data"):
                 raise ValueError(
                     "DistillConfig.latent_aux needs state_aux > 0 with state_aux_units='data' (it shares their "

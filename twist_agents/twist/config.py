@@ -112,6 +112,14 @@ class DistillConfig:
     scripted 6.1-7.8 cm after as many minutes) and the read-out improved with twice the updates (5.7-6.0 cm);
     with three times, D's fit kept falling (3.9-4.2 cm) but the scripted pushes' did not (5.7-6.3 cm): the shift
     delays the memorising, it does not end it."""
+    conv_aug: float = 0.0
+    """Not in the paper: the share of the student's training sequences passed through a random 3x3 convolution,
+    one filter per sequence (:func:`~twist_agents.twist.losses.random_conv`, network randomisation), before
+    :attr:`shift_aug`; in both the distillation and :attr:`readout_pretrain`. 0 disables it. Why: the Franka
+    BlockPush students (read-out pretraining, all of D cached, 30 minutes, seeds 2 / 3) succeed in 5/20 and 5/20
+    trials drawn with the *training* appearances but in 0/20 and 1/20 of the same trials with the held-out texture
+    families (their teachers: 9/20, 12/20 on state): most of what they lose is generalisation to unseen looks, which
+    a random filter of D's images imitates."""
     readout_pretrain: int = 0
     """Not in the paper: before the first distillation update, this many updates of the student's encoder and
     ``state_head`` on the :attr:`state_aux` read-out alone (:func:`~twist_agents.twist.losses.readout_pretrain_loss`),

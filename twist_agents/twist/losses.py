@@ -123,6 +123,52 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     return shifted.permute(0, 2, 3, 1, 4)  # (B, L, H, W, C)
 
 
+def random_conv(images: torch.Tensor, fraction: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Pass a random ``fraction`` of the sequences through a random 3x3 convolution, one per sequence.
+
+    Network randomisation (Lee et al., ICLR 2020): a random filter keeps the scene's geometry (edges, where the
+    cube is) and scrambles its colours and textures, the images a student never saw in D. One filter per
+    *sequence*, as the held-out appearances of the Franka envs stay fixed for an episode. Weights are drawn as
+    Xavier-normal (``std = sqrt(2 / (27 + 27))``) and each filtered sequence is rescaled to ``[0, 255]`` (its own
+    min and max), so the encoder sees inputs in its usual range at any filter gain.
+
+    Args:
+        images: ``(B, L, H, W, C)`` images in [0, 255] (uint8 or float), ``C`` = 3.
+        fraction: the expected share of sequences filtered; 0 returns ``images`` itself.
+        generator: torch generator for the choice and the filters.
+
+    Returns:
+        ``(B, L, H, W, C)`` float images in [0, 255] (``images`` itself when ``fraction`` is 0).
+    """
+    if fraction <= 0:
+        return images
+    b, steps, h, w, c = images.shape
+    out = images.float()
+    chosen = torch.rand(b, generator=generator, device=images.device) < fraction  # (B,)
+    n = int(chosen.sum())
+    if n == 0:
+        return out
+    std = (2.0 / (9 * c + 9 * c)) ** 0.5
+    weight = torch.randn(n * c, c, 3, 3, generator=generator, device=images.device) * std  # (N*C, C, 3, 3)
+    x = out[chosen].permute(1, 0, 4, 2, 3).reshape(steps, n * c, h, w) / 255.0  # (L, N*C, H, W), frames as a batch
+    y = torch.nn.functional.conv2d(x, weight, padding=1, groups=n)  # (L, N*C, H, W): sequence i uses filter i
+    y = y.reshape(steps, n, c, h, w).permute(1, 0, 3, 4, 2)  # (N, L, H, W, C)
+    lo = y.amin(dim=(1, 2, 3, 4), keepdim=True)
+    hi = y.amax(dim=(1, 2, 3, 4), keepdim=True)
+    out[chosen] = 255.0 * (y - lo) / (hi - lo).clamp_min(1e-6)
+    return out
+
+
+def augment_student_images(
+    s_obs: dict[str, torch.Tensor], config: DistillConfig, generator: torch.Generator | None = None
+) -> dict[str, torch.Tensor]:
+    """The student's image augmentations (not in the paper): ``conv_aug`` then ``shift_aug``, on ``"pixels"``."""
+    if "pixels" not in s_obs:
+        return s_obs
+    pixels = random_conv(s_obs["pixels"], config.conv_aug, generator)
+    return {**s_obs, "pixels": random_shift(pixels, config.shift_aug, generator)}
+
+
 def teacher_rollout(
     teacher: WorldModel,
     actor: nn.Module,
@@ -195,9 +241,8 @@ def readout_pretrain_loss(
     """
     if student.state_head is None:
         raise ValueError("DistillConfig.readout_pretrain > 0 needs a student built with aux_dim (its state_head)")
-    s_obs = {k: batch[k] for k in student.encode}
-    if config.shift_aug > 0 and "pixels" in s_obs:
-        s_obs["pixels"] = random_shift(s_obs["pixels"], config.shift_aug, generator)
+    # not in the paper: DistillConfig.conv_aug and shift_aug
+    s_obs = augment_student_images({k: batch[k] for k in student.encode}, config, generator)
     target = state_aux_target(teacher, student, batch["state"], config)
     return _sq_dist(student.state_head(student.encoder(s_obs)), target).sum(1).mean()
 
@@ -230,9 +275,8 @@ def distillation_loss(
     with torch.no_grad():
         t_embed = teacher.encoder({k: batch[k] for k in teacher.config.encode})  # (B, L, E_T)
         t_post, t_prior = teacher.rssm.observe(t_embed, action, is_first, sample=False)
-    s_obs = {k: batch[k] for k in student.encode}
-    if config.shift_aug > 0 and "pixels" in s_obs:  # not in the paper: see DistillConfig.shift_aug
-        s_obs["pixels"] = random_shift(s_obs["pixels"], config.shift_aug, generator)
+    # not in the paper: DistillConfig.conv_aug and shift_aug
+    s_obs = augment_student_images({k: batch[k] for k in student.encode}, config, generator)
     s_embed = student.encoder(s_obs)  # (B, L, E_S)
     s_post, s_prior = student.rssm.observe(s_embed, action, is_first, sample=False)
 
