@@ -119,7 +119,11 @@ class DistillConfig:
     BlockPush students (read-out pretraining, all of D cached, 30 minutes, seeds 2 / 3) succeed in 5/20 and 5/20
     trials drawn with the *training* appearances but in 0/20 and 1/20 of the same trials with the held-out texture
     families (their teachers: 9/20, 12/20 on state): most of what they lose is generalisation to unseen looks, which
-    a random filter of D's images imitates."""
+    a random filter of D's images imitates. Measured at 0.5 on those students (30 minutes, seeds 2 / 3): worse.
+    The filters wash out the 2-3 pixel cube, the read-out fits D's frames to 4.9 / 6.0 cm (3.7 / 4.1 without),
+    success on the training appearances falls to 0/20, 1/20 and held-out returns to 43.0 / 49.4 (48.5 / 64.2;
+    held-out success 0/20, 2/20 against 0/20, 1/20). Only the held-out read-out of scripted pushes improved a
+    little (latent 5.6 / 6.8 cm against 6.1 / 11.0)."""
     readout_pretrain: int = 0
     """Not in the paper: before the first distillation update, this many updates of the student's encoder and
     ``state_head`` on the :attr:`state_aux` read-out alone (:func:`~twist_agents.twist.losses.readout_pretrain_loss`),
@@ -131,7 +135,8 @@ class DistillConfig:
     scenes per update, still misread D's own frames by 5-6 cm after 1250 updates: they underfit the read-out.
     Measured with 5000 (BlockPush, seeds 2 / 3, 30 minutes in all against 25 without): D's frames 3.9 / 4.5 cm
     (6.2 / 6.5), the latent's read-out on the student's own training-look episodes 3.8 / 3.5 cm (7.8 / 8.7),
-    held-out returns 52.7 / 65.2 (48.0 / 44.0), success 0/20, 2/20 (1/20, 1/20)."""
+    held-out returns 52.7 / 65.2 (48.0 / 44.0), success 0/20, 2/20 (1/20, 1/20); the same trials on the training
+    appearances 6/20, 7/20 (0/20, 2/20)."""
     readout_pretrain_batch: int = 64
     """Frames per :attr:`readout_pretrain` update."""
     checkpoint_every: int = 250
@@ -141,7 +146,9 @@ class DistillConfig:
     cache_episodes: int = 200
     """Episodes the sequence sampler keeps in RAM. Below the number of episodes in D, most sequences of a batch load
     and decompress an episode: on Franka BlockPush's D of 1284 episodes a batch of 40 took 0.74 s at 200, 0.047 s
-    with all of D cached (~1.9 MB per episode)."""
+    with all of D cached (~1.9 MB per episode). Caching all of D there (4000, read-out pretraining on, seeds 2 / 3)
+    gave 1494 / 1509 distillation updates in 30 minutes against 970 / 987, but no better student (held-out success
+    0/20, 1/20; on the training appearances 5/20, 5/20 against 6/20, 7/20)."""
 
 
 def distill_config(preset: str = "cpu", **overrides: object) -> DistillConfig:

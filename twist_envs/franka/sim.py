@@ -94,7 +94,9 @@ def franka_terms(source: TextureSource | None = None, camera_jitter: bool = True
     position lies on the table by ~5 cm (root mean square, from the pinhole geometry of the default camera ~1.2 m
     away), a misreading held for the whole episode unless the image's landmarks undo it. BlockPush's supervised
     read-out of the cube from single frames without it is measured by ``benchmarks/franka_perception.py
-    --no-camera-jitter``.
+    --no-camera-jitter``. TWIST students distilled on BlockPush data drawn without it (read-out pretraining, seeds
+    2 / 3) succeeded in 10/20, 8/20 trials on the training appearances (5/20, 5/20 with it) and, on held-out
+    appearances *with* the jitter they never saw, in 2/20, 5/20 (0/20, 1/20).
 
     Example:
         >>> [t.name for t in franka_terms(camera_jitter=False)][-1]
