@@ -240,8 +240,9 @@ def _distil(
     agent = TwistAgent(teacher, {"pixels": first["pixels"].shape[1:]}, config, seed=seed)
     sampler = SequenceSampler(store, config.seq_len, keys=agent.batch_keys, cache_size=config.cache_episodes, seed=seed)
     # Single frames from all of D for the read-out pretraining (DistillConfig.readout_pretrain), its own stream. Its
-    # cache holds all of D (freed when the pretraining ends): a batch of 64 frames from random episodes would
-    # otherwise load and decompress ~64 episodes (1.3 s on Franka BlockPush's D of 1284 episodes, cache 200).
+    # cache holds all of D (freed when the pretraining ends, unless shared as below): a batch of 64 frames from
+    # random episodes would otherwise load and decompress ~64 episodes (1.3 s on Franka BlockPush's D of 1284
+    # episodes, cache 200).
     # When the distillation's cache holds all of D too (cache_episodes >= |D|), both samplers read one copy in RAM
     # and the episodes the pretraining loaded stay for the distillation.
     frames = None
