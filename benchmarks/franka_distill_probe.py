@@ -21,7 +21,10 @@ run of the variant (at the same ``--teacher-minutes``) drives N env steps into a
 distils on to ``--budget-minutes`` in total (:func:`dagger_run`; entry ``<name>_dagger<N>_seed<s>``). With
 ``--no-camera-jitter`` the student distils on D drawn again from its states without the camera pose jitter
 (:func:`rerendered_teacher`; the teacher is the same) and is evaluated without it, then with it
-(``heldout_camera_jitter``); entry ``<name>_nocam_seed<s>``. This
+(``heldout_camera_jitter``); entry ``<name>_nocam_seed<s>``. With ``--wide-textures`` D is drawn again with
+nine training texture families instead of four (:data:`~wrappers.textures.WIDE_TRAIN_FAMILIES`); the held-out
+trials are unchanged; entry ``<name>[_nocam]_wide_seed<s>``; with ``--bank N`` each bank holds N training textures
+instead of 32 (entry ``..._bank<N>_seed<s>``). This
 script trains a fresh student with a variant's settings for ``--budget-minutes`` of distillation (the teacher
 and its dataset D are the grid run's, linked, not copied), then evaluates it beside the grid run's own student
 on the same episodes:
@@ -239,13 +242,18 @@ def dagger_run(base: Path, run: Path, teacher_dir: Path, steps: int, seed: int) 
     (run / "teacher" / "DONE").write_text("teacher finished; D plus a DAgger round\n")
 
 
-def rerendered_teacher(source: Path, run: Path, seed: int) -> Path:
-    """A copy of the teacher run ``source`` whose dataset D is drawn again without the camera jitter.
+def rerendered_teacher(
+    source: Path, run: Path, seed: int, camera_jitter: bool = False, wide_textures: bool = False, bank: int = 32
+) -> Path:
+    """A copy of the teacher run ``source`` whose dataset D is drawn again, by default without the camera jitter.
 
     Every episode of ``source/teacher/episodes`` keeps its states, actions and rewards; its images are drawn anew
     from the states (:meth:`~twist_envs.franka.sim.FrankaSimEnv.render_states`) with the train split of
-    ``franka_terms(camera_jitter=False)``: fresh appearances every step, the camera where it stands. The teacher
-    (trained on state, which the jitter never touched) is the same; only what the student sees changes.
+    ``franka_terms(camera_jitter=camera_jitter)``: fresh appearances every step, the camera where it stands unless
+    jittered. With ``wide_textures`` the env's textures come from
+    :data:`~wrappers.textures.WIDE_TRAIN_FAMILIES` (nine training families, not four; the held-out ones unchanged);
+    ``bank`` is how many training textures the env holds per bank (its ``train_textures``).
+    The teacher (trained on state, which neither setting touches) is the same; only what the student sees changes.
     ``run/teacher`` holds the checkpoints and config copied, the episodes written one by one (atomically: a killed
     copy resumes where it stopped) and ``DONE`` last. Returns ``run``.
     """
@@ -254,6 +262,7 @@ def rerendered_teacher(source: Path, run: Path, seed: int) -> Path:
     import twist_envs  # noqa: F401 - registers the ids
     from twist_agents.data.store import load_episode, save_episode
     from twist_envs.franka.sim import franka_terms
+    from wrappers.textures import WIDE_TRAIN_FAMILIES, ProceduralTextures
 
     done = run / "teacher" / "DONE"
     if done.exists():
@@ -266,7 +275,11 @@ def rerendered_teacher(source: Path, run: Path, seed: int) -> Path:
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, dst / item.name)
     if not (run / "summary.json").exists():
         shutil.copy2(source / "summary.json", run / "summary.json")
-    env = gym.make(ENV, obs_mode="paired", randomization="train", terms=franka_terms(camera_jitter=False))
+    extra: dict[str, Any] = {"train_textures": bank}
+    if wide_textures:
+        extra["texture_source"] = ProceduralTextures(train_families=WIDE_TRAIN_FAMILIES)
+    terms = franka_terms(camera_jitter=camera_jitter)
+    env = gym.make(ENV, obs_mode="paired", randomization="train", terms=terms, **extra)
     try:
         for i, f in enumerate(sorted((src / "episodes").glob("*.npz"))):
             out = dst / "episodes" / f.name
@@ -277,7 +290,9 @@ def rerendered_teacher(source: Path, run: Path, seed: int) -> Path:
             save_episode(out, episode)
     finally:
         env.close()
-    done.write_text(f"teacher of {source}; D drawn again without the camera jitter\n")
+    how = ("with" if camera_jitter else "without") + " the camera jitter" + (", wide textures" if wide_textures else "")
+    how += f", {bank} training textures per bank"
+    done.write_text(f"teacher of {source}; D drawn again {how}\n")
     return run
 
 
@@ -364,12 +379,31 @@ def main() -> None:
         help="distil on D drawn again without the camera pose jitter (rerendered_teacher) and evaluate without it as "
         "well as with it; the entry's name gains _nocam",
     )
+    p.add_argument(
+        "--wide-textures",
+        action="store_true",
+        help="distil on D drawn again with textures of wrappers.textures.WIDE_TRAIN_FAMILIES (nine training "
+        "families, not four; rerendered_teacher); held-out trials unchanged; the entry's name gains _wide",
+    )
+    p.add_argument(
+        "--bank",
+        type=int,
+        default=32,
+        help="distil on D drawn again with this many training textures per bank (FrankaSimEnv train_textures; "
+        "rerendered_teacher); held-out trials unchanged; other than 32, the entry's name gains _bank<N>",
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args()
     if a.variant not in VARIANTS:
         raise SystemExit(f"franka_distill_probe.py: unknown variant {a.variant!r}; choose one of {list(VARIANTS)}")
-    if a.no_camera_jitter and a.dagger_steps:
-        raise SystemExit("franka_distill_probe.py: --no-camera-jitter and --dagger-steps do not combine; choose one")
+    if a.bank < 1:
+        raise SystemExit(f"franka_distill_probe.py: --bank must be >= 1 (default 32), got {a.bank}")
+    redraw = a.no_camera_jitter or a.wide_textures or a.bank != 32
+    if redraw and a.dagger_steps:
+        raise SystemExit(
+            "franka_distill_probe.py: --dagger-steps does not combine with --no-camera-jitter, --wide-textures or "
+            "--bank; choose one"
+        )
     if not a.budget_minutes > 0 or not a.teacher_minutes >= 0 or a.dagger_steps < 0:
         raise SystemExit(
             "franka_distill_probe.py: --budget-minutes must be positive, --teacher-minutes and --dagger-steps >= 0"
@@ -388,14 +422,19 @@ def main() -> None:
     name = f"{a.variant}_teacher{a.teacher_minutes:g}m" if a.teacher_minutes else a.variant
     teacher_run = continued_teacher(source, a.teacher_minutes, a.seed) if a.teacher_minutes else source
     eval_kwargs: dict[str, Any] = {}
-    if a.no_camera_jitter:
+    if redraw:
         from twist_envs.franka.sim import franka_terms
 
-        name += "_nocam"
+        suffix = ("_nocam" if a.no_camera_jitter else "") + ("_wide" if a.wide_textures else "")
+        suffix += f"_bank{a.bank}" if a.bank != 32 else ""
+        name += suffix
         copy_name = f"teacher{a.teacher_minutes:g}m" if a.teacher_minutes else "grid"
-        copy = Path("runs/franka_distill_probe") / source.parents[3].name / f"{copy_name}_nocam_s{a.seed}"
-        teacher_run = rerendered_teacher(teacher_run, copy, a.seed)
-        eval_kwargs = {"terms": franka_terms(camera_jitter=False)}
+        copy = Path("runs/franka_distill_probe") / source.parents[3].name / f"{copy_name}{suffix}_s{a.seed}"
+        teacher_run = rerendered_teacher(teacher_run, copy, a.seed, not a.no_camera_jitter, a.wide_textures, a.bank)
+        # Held-out trials are the same either way (the test families do not change); ``train_looks`` keeps the
+        # four default families' first 32 textures (the default D's own; for a wide or larger bank, other textures of
+        # families D saw).
+        eval_kwargs = {"terms": franka_terms(camera_jitter=not a.no_camera_jitter)}
     run_dir = Path("runs/franka_distill_probe") / source.parents[3].name / f"{name}_s{a.seed}"
     if a.dagger_steps:
         base, name = run_dir, f"{name}_dagger{a.dagger_steps}"
@@ -431,7 +470,9 @@ def main() -> None:
         f"--budget-minutes {a.budget_minutes:g}"
         + (f" --teacher-minutes {a.teacher_minutes:g}" if a.teacher_minutes else "")
         + (f" --dagger-steps {a.dagger_steps}" if a.dagger_steps else "")
-        + (" --no-camera-jitter" if a.no_camera_jitter else ""),
+        + (" --no-camera-jitter" if a.no_camera_jitter else "")
+        + (" --wide-textures" if a.wide_textures else "")
+        + (f" --bank {a.bank}" if a.bank != 32 else ""),
         "source_run": str(source),
         "teacher_run": str(teacher_run),
         "teacher_env_steps": read_summary(teacher_run).get("teacher_env_steps"),
@@ -444,6 +485,8 @@ def main() -> None:
         "readout_pretrain_done": summary.get("readout_pretrain_done"),
         "readout_pretrain_final_loss": summary.get("readout_pretrain_final_loss"),
         "camera_jitter": not a.no_camera_jitter,
+        "train_families": "wide" if a.wide_textures else "default",
+        "train_textures": a.bank,
         "heldout": heldout_success(agent, **eval_kwargs),
         # The same trials on the training appearances: what the student does where its read-out was fitted
         # separates distillation from generalisation to unseen looks.

@@ -76,14 +76,18 @@ def target_index() -> list[int]:
     return [STATE_SLICES[field].start + i for field, n in PARTS.values() for i in range(n)]
 
 
-def demo_frames(split: str, episodes: int, seed: int, view: str, terms: Any = None) -> tuple[np.ndarray, np.ndarray]:
+def demo_frames(
+    split: str, episodes: int, seed: int, view: str, terms: Any = None, **env_kwargs: Any
+) -> tuple[np.ndarray, np.ndarray]:
     """Frames ``(N, 64, 64, 3)`` uint8 and targets ``(N, 5)`` (cube xy, tip xyz; metres) of noisy scripted pushes
-    (``terms``: the env's randomisation terms; ``None``: its defaults)."""
+    (``terms``: the env's randomisation terms; ``None``: its defaults; ``env_kwargs``: more of the env's settings,
+    e.g. ``texture_source``)."""
     import gymnasium as gym
 
     import twist_envs  # noqa: F401 - registers the ids
 
-    kwargs = {} if terms is None else {"terms": terms}
+    kwargs: dict[str, Any] = {} if terms is None else {"terms": terms}
+    kwargs.update(env_kwargs)
     env = gym.make(ENV, obs_mode="paired", randomization=split, camera=camera(view), **kwargs)
     rng, index = np.random.default_rng(seed), target_index()
     low, high = env.action_space.low, env.action_space.high
@@ -138,23 +142,42 @@ def main() -> None:
         help="train and held-out frames without the camera pose jitter (franka_terms(camera_jitter=False)); the "
         "row's key gains camera_jitter=False",
     )
+    p.add_argument(
+        "--wide-textures",
+        action="store_true",
+        help="training frames from wrappers.textures.WIDE_TRAIN_FAMILIES (9 families, not 4); held-out frames "
+        "unchanged; the row's key gains train_families=wide",
+    )
+    p.add_argument(
+        "--bank",
+        type=int,
+        default=32,
+        help="training textures per bank (FrankaSimEnv train_textures; default 32); held-out frames unchanged; part "
+        "of the row's key",
+    )
     add_readout_arguments(p, episodes=200, frames=150, steps=10_000, batch=64, out=RESULTS)
     a = p.parse_args()
     camera(a.view)  # an unknown view fails before any work
-    if a.depth_mult < 1 or a.episodes < 1 or a.steps < 1 or a.batch < 1 or a.every < 1:
-        raise SystemExit("franka_perception.py: --depth-mult, --episodes, --steps, --batch, --every must be >= 1")
+    if min(a.depth_mult, a.episodes, a.steps, a.batch, a.every, a.bank) < 1:
+        raise SystemExit(
+            "franka_perception.py: --depth-mult, --episodes, --steps, --batch, --every, --bank must be >= 1"
+        )
     os.environ.setdefault("MUJOCO_GL", "egl")
     import torch
 
     from twist_agents.dreamer.config import dreamer_config
     from twist_agents.dreamer.networks import ConvEncoder
     from twist_envs.franka.sim import franka_terms
+    from wrappers.textures import WIDE_TRAIN_FAMILIES, ProceduralTextures
 
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
     t0 = time.time()
     terms = franka_terms(camera_jitter=False) if a.no_camera_jitter else None
-    frames, targets = demo_frames("train", a.episodes, 100 + a.seed, a.view, terms)
+    looks: dict[str, Any] = {"train_textures": a.bank}
+    if a.wide_textures:
+        looks["texture_source"] = ProceduralTextures(train_families=WIDE_TRAIN_FAMILIES)
+    frames, targets = demo_frames("train", a.episodes, 100 + a.seed, a.view, terms, **looks)
     held = {s: demo_frames(s, HELD_EPISODES, 900 + a.seed, a.view, terms) for s in HELD_SPLITS}
     data_s = time.time() - t0
 
@@ -190,6 +213,8 @@ def main() -> None:
         "view": a.view,
         "camera": vars(camera(a.view)),
         "camera_jitter": not a.no_camera_jitter,
+        "train_families": "wide" if a.wide_textures else "default",
+        "train_textures": a.bank,
         "depth_mult": a.depth_mult,
         "seed": a.seed,
         "env": ENV,
@@ -207,7 +232,14 @@ def main() -> None:
     rows = json.loads(a.out.read_text()) if a.out.exists() else []
 
     def key(r: dict[str, Any]) -> tuple[Any, ...]:
-        return r["view"], r["depth_mult"], r["seed"], r.get("camera_jitter", True)
+        return (
+            r["view"],
+            r["depth_mult"],
+            r["seed"],
+            r.get("camera_jitter", True),
+            r.get("train_families", "default"),
+            r.get("train_textures", 32),
+        )
 
     rows = [r for r in rows if key(r) != key(result)] + [result]
     a.out.parent.mkdir(parents=True, exist_ok=True)

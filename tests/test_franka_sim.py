@@ -141,6 +141,8 @@ def test_bad_action_raises_and_does_not_move(bad: np.ndarray) -> None:
         ({"camera": (1.0, 0.0, 1.0)}, "camera"),
         ({"render_mode": "ansi"}, "render_mode"),
         ({"task": "stack"}, "task"),
+        ({"train_textures": 0}, "train_textures"),
+        ({"train_textures": 2.5}, "train_textures"),
     ],
 )
 def test_bad_kwargs_name_the_parameter(kwargs: dict, name: str) -> None:
@@ -233,6 +235,24 @@ def test_test_split_uses_held_out_textures_once_per_episode() -> None:
     train.step(np.zeros(3, np.float32))
     assert int(train.physics.model.mat_texid[table, rgb]) in banks["floor"].ids["train"]
     train.close()
+
+
+def test_train_textures_sets_how_many_training_looks_each_bank_holds_and_steps_draw_from_all() -> None:
+    import mujoco
+
+    rgb = int(mujoco.mjtTextureRole.mjTEXROLE_RGB)
+    env = FrankaSimEnv("push", obs_mode="pixels", randomization="train", train_textures=64)
+    banks, model = env.mujoco_scene.banks, env.physics.model
+    assert {name: len(bank.ids["train"]) for name, bank in banks.items()} == {"skybox": 64, "floor": 64}
+    assert all(len(bank.ids["test"]) == 12 for bank in banks.values())  # the held-out banks do not change
+    table = model.material("table").id
+    env.reset(seed=0)
+    seen = set()
+    for _ in range(60):
+        env.step(np.zeros(3, np.float32))
+        seen.add(banks["floor"].ids["train"].index(int(model.mat_texid[table, rgb])))
+    assert max(seen) >= 32  # beyond the default bank's 32
+    env.close()
 
 
 def test_hardware_doc_states_the_sim_cameras_pose():

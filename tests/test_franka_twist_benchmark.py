@@ -251,7 +251,9 @@ def test_perception_error_splits_into_a_bias_held_per_episode_and_what_varies_wi
     assert abs(out["cube_xy_error_cm"] ** 2 - out["cube_xy_bias_cm"] ** 2 - out["cube_xy_resid_cm"] ** 2) < 0.1
 
 
-def test_rerendered_teacher_draws_d_again_from_its_states_without_the_camera_jitter(tmp_path, monkeypatch):
+def test_rerendered_teacher_draws_d_again_from_its_states_without_the_camera_jitter_or_with_wide_textures(
+    tmp_path, monkeypatch
+):
     """``franka_distill_probe.rerendered_teacher``: the copy's episodes keep every array but the images, which are
     drawn anew from the states (the frames of the scene each state describes, not noise); the source is untouched;
     ``DONE`` comes last and a finished copy is not drawn again."""
@@ -308,3 +310,10 @@ def test_rerendered_teacher_draws_d_again_from_its_states_without_the_camera_jit
     before = drawn.paths[0].stat().st_mtime_ns
     probe.rerendered_teacher(source, tmp_path / "teacher140m_nocam_s0", seed=0)
     assert drawn.paths[0].stat().st_mtime_ns == before
+    # Wide textures (a bank of 40): the same states and seed drawn with nine families: other pixels, the goal in place.
+    wide = probe.rerendered_teacher(source, tmp_path / "teacher140m_nocam_wide_s0", seed=0, wide_textures=True, bank=40)
+    assert "wide textures, 40 training textures per bank" in (wide / "teacher" / "DONE").read_text()
+    wide_store = EpisodeStore(wide / "teacher" / "episodes")
+    wide_pixels = wide_store.load(wide_store.paths[0])["pixels"]
+    assert not np.array_equal(wide_pixels, new["pixels"])
+    assert (wide_pixels[0][red, 0] > 120).mean() > 0.8

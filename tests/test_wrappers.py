@@ -108,6 +108,28 @@ def test_procedural_families_are_disjoint_deterministic_and_distinct():
     assert len(train) == 40 and len(test) == 40 and train.isdisjoint(test)
 
 
+def test_wide_training_families_are_disjoint_from_the_held_out_ones_and_each_draws_its_own_kind():
+    from wrappers.textures import FAMILIES, TEST_FAMILIES, TRAIN_FAMILIES, WIDE_TRAIN_FAMILIES
+
+    wide = ProceduralTextures(train_families=WIDE_TRAIN_FAMILIES)
+    assert set(TRAIN_FAMILIES) < set(WIDE_TRAIN_FAMILIES) and set(WIDE_TRAIN_FAMILIES).isdisjoint(TEST_FAMILIES)
+    assert wide.families("test") == TEST_FAMILIES
+    assert [wide.family_of("train", i) for i in range(9)] == list(WIDE_TRAIN_FAMILIES)
+    for name in WIDE_TRAIN_FAMILIES[len(TRAIN_FAMILIES) :]:
+        img = FAMILIES[name](np.random.default_rng(0), 24, 40)
+        assert img.shape == (24, 40, 3) and 0.0 <= img.min() and img.max() <= 1.0
+        assert img.std() > 0.01  # not a flat colour
+    # The ramp has no edge (no jump between neighbouring pixels); the speckle is nearly all edges.
+    ramps = [FAMILIES["gradient"](np.random.default_rng(s), 64, 64) for s in range(8)]
+    specks = [FAMILIES["speckle"](np.random.default_rng(s), 64, 64) for s in range(8)]
+    assert max(np.abs(np.diff(r, axis=a)).max() for r in ramps for a in (0, 1)) < 0.1
+    assert np.mean([np.abs(np.diff(x, axis=1)).mean() for x in specks]) > 5 * np.mean(
+        [np.abs(np.diff(r, axis=1)).mean() for r in ramps]
+    )
+    # The held-out bank is the same whichever training families are chosen.
+    assert np.array_equal(wide.texture("test", 5, (16, 16)), ProceduralTextures().texture("test", 5, (16, 16)))
+
+
 def test_folder_textures_split_by_video_and_read_images(tmp_path):
     import imageio.v3 as iio
 

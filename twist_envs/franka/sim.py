@@ -128,6 +128,10 @@ class FrankaSimEnv(RandomizedMujocoEnv):
         workspace: box the tool tip is kept in.
         texture_source: ``None`` (procedural families), a folder of images/videos, or a ``TextureSource``.
         terms: randomisation terms (default :func:`franka_terms`).
+        train_textures: how many training textures each bank (background; table and floor) holds, drawn from
+            ``texture_source``'s train split (default 32, :data:`BANK_TRAIN`). Each step's appearance picks one of
+            them; more make memorising the backgrounds harder (``benchmarks/franka_perception.py --bank``) and cost
+            ~6 ms per 100 at build time.
         contact_force_limit: ``None`` (default) or a force in N: a step that leaves more contact force than this on
             the robot ends the episode (``terminated``, ``info["reflex"]``), as a real Franka's collision reflex
             stops the arm (the real env's sim twin: 30 N). The sim otherwise lets a policy press the block into
@@ -149,6 +153,7 @@ class FrankaSimEnv(RandomizedMujocoEnv):
         texture_source: TextureSource | str | None = None,
         terms: Sequence[Term] | None = None,
         contact_force_limit: float | None = None,
+        train_textures: int = BANK_TRAIN,
     ) -> None:
         if task not in ("push", "lift"):
             raise ValueError(f"FrankaSimEnv: task must be 'push' or 'lift', got {task!r}")
@@ -162,6 +167,8 @@ class FrankaSimEnv(RandomizedMujocoEnv):
                 f"got {contact_force_limit!r}"
             )
         self.contact_force_limit = None if contact_force_limit is None else float(contact_force_limit)
+        if isinstance(train_textures, bool) or not isinstance(train_textures, int) or train_textures < 1:
+            raise ValueError(f"FrankaSimEnv: train_textures must be an int >= 1 (default 32), got {train_textures!r}")
         self._check_observation_args(obs_mode, randomization, image_size)
         if camera is not None and not isinstance(camera, CameraPose):
             raise ValueError(f"FrankaSimEnv: camera must be a CameraPose or None, got {type(camera).__name__}")
@@ -170,10 +177,13 @@ class FrankaSimEnv(RandomizedMujocoEnv):
         self._init_observations(obs_mode, randomization, image_size, render_mode, STATE_DIM)
         self.camera = camera or DEFAULT_CAMERA
 
-        banks_xml = bank_assets_xml(BANK_TRAIN, BANK_TEST, BANK_PIXELS, BANK_PIXELS) if randomization != "none" else ""
+        banks_xml = (
+            bank_assets_xml(train_textures, BANK_TEST, BANK_PIXELS, BANK_PIXELS) if randomization != "none" else ""
+        )
         self.physics = FrankaPhysics(task, self.camera, workspace, extra_assets=banks_xml)
         model, data = self.physics.model, self.physics.data
-        banks = fill_texture_banks(model, as_texture_source(texture_source), BANK_TRAIN, BANK_TEST) if banks_xml else {}
+        source = as_texture_source(texture_source)
+        banks = fill_texture_banks(model, source, train_textures, BANK_TEST) if banks_xml else {}
         self._wire_scene(
             model, data, self.physics.renderers, banks, terms, default_terms=lambda: franka_terms(texture_source)
         )
