@@ -31,6 +31,8 @@ on the same episodes:
 
 * success and return on held-out appearances (``randomization="test"``, reset seeds 50000..50019, the policy's
   mode), 20 trials;
+* the same trials on D's appearances (``train_looks``) and with the held-out trials' two differences from D taken
+  one at a time (:func:`looks_swapped`: texture families, and appearance held for the episode);
 * the read-out of ``franka_twist.student_readout`` (cube and tip xy error in cm, ``test`` and ``train``
   appearances, scripted and student-driven episodes);
 * for a student with a ``state_aux`` head in data units, that head's read-out on D's own frames
@@ -312,6 +314,48 @@ def heldout_success(agent: Any, split: str = "test", **env_kwargs: Any) -> dict[
     return {"success": float(np.mean(res.successes)), "mean_return": float(np.mean(res.returns))}
 
 
+class SwappedSplit:
+    """A texture source that serves ``split`` with the default procedural textures of ``looks`` (the other split).
+
+    ``looks_swapped`` uses it to separate the two ways the held-out trials differ from D: their texture *families*
+    and how *often* the appearance changes (once per episode, not every step).
+    """
+
+    def __init__(self, looks: str) -> None:
+        from wrappers.textures import ProceduralTextures
+
+        self.looks, self.inner = looks, ProceduralTextures()
+
+    def texture(self, split: str, index: int, size: tuple[int, int]) -> np.ndarray:
+        """Texture ``index`` of :attr:`looks` (whatever ``split`` asks), ``(h, w, 3)`` uint8."""
+        return self.inner.texture(self.looks, index, size)
+
+
+def looks_swapped(agent: Any, **env_kwargs: Any) -> dict[str, dict[str, Any]]:
+    """The held-out trials again with the two differences from D's appearances taken one at a time:
+
+    * ``train_families_once_per_episode``: the ``test`` split's schedule (every term once per episode, at reset)
+      with the training families' textures (the default families' first 12, the size of the held-out bank);
+    * ``test_families_every_step``: the ``train`` split's schedule (appearance every step) with the held-out
+      families' textures.
+
+    Near the training looks in the first and near the held-out trials in the second: the families are the gap.
+    ``env_kwargs``: more settings of the env (e.g. its randomisation ``terms``).
+    """
+    from twist_envs.franka.sim import franka_terms
+
+    jitter = "terms" not in env_kwargs or any(t.name == "camera_pose" for t in env_kwargs["terms"])
+    out = {}
+    for name, split, looks in (
+        ("train_families_once_per_episode", "test", "train"),
+        ("test_families_every_step", "train", "test"),
+    ):
+        source = SwappedSplit(looks)
+        kwargs = {**env_kwargs, "texture_source": source, "terms": franka_terms(source, camera_jitter=jitter)}
+        out[name] = heldout_success(agent, split=split, **kwargs)
+    return out
+
+
 def aux_fit_on_d(agent: Any, episodes_dir: Path, episodes: int = 40) -> dict[str, Any] | None:
     """The ``state_aux`` head's read-out of the cube's and the tip's xy on D's own frames (what it was fit on).
 
@@ -491,6 +535,7 @@ def main() -> None:
         # The same trials on the training appearances: what the student does where its read-out was fitted
         # separates distillation from generalisation to unseen looks.
         "train_looks": heldout_success(agent, split="train", **eval_kwargs),
+        "looks_swapped": looks_swapped(agent, **eval_kwargs),
         "readout": student_readout(agent, ENV, **eval_kwargs),
         "aux_fit_on_d": aux_fit_on_d(agent, run_dir / "teacher" / "episodes"),
     }

@@ -317,3 +317,29 @@ def test_rerendered_teacher_draws_d_again_from_its_states_without_the_camera_jit
     wide_pixels = wide_store.load(wide_store.paths[0])["pixels"]
     assert not np.array_equal(wide_pixels, new["pixels"])
     assert (wide_pixels[0][red, 0] > 120).mean() > 0.8
+
+
+def test_looks_swapped_takes_the_held_out_trials_two_differences_from_d_one_at_a_time(monkeypatch):
+    """``franka_distill_probe.looks_swapped``: training textures on the held-out schedule, held-out textures on the
+    training schedule; the camera jitter stays as the caller's terms have it."""
+    import numpy as np
+
+    from twist_envs.franka.sim import franka_terms
+    from wrappers.textures import ProceduralTextures
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    plain = ProceduralTextures()
+    assert np.array_equal(probe.SwappedSplit("train").texture("test", 3, (16, 16)), plain.texture("train", 3, (16, 16)))
+    assert np.array_equal(probe.SwappedSplit("test").texture("train", 5, (16, 16)), plain.texture("test", 5, (16, 16)))
+    calls = []
+    monkeypatch.setattr(probe, "heldout_success", lambda agent, split, **kw: calls.append((split, kw)) or {"ok": 1})
+    for terms, jitter in ((None, True), (franka_terms(camera_jitter=False), False)):
+        calls.clear()
+        out = probe.looks_swapped("agent", **({} if terms is None else {"terms": terms}))
+        assert list(out) == ["train_families_once_per_episode", "test_families_every_step"]
+        assert [(split, kw["texture_source"].looks) for split, kw in calls] == [("test", "train"), ("train", "test")]
+        for _, kw in calls:
+            assert any(t.name == "camera_pose" for t in kw["terms"]) == jitter
