@@ -234,7 +234,9 @@ WIDE_TRAIN_FAMILIES: tuple[str, ...] = (*TRAIN_FAMILIES, "gradient", "dots", "pl
 edge-free ramps, small repeated discs, crossing straight edges, pixel-scale noise and bricks. Not the default
 (the DMC results were measured with :data:`TRAIN_FAMILIES`); pass ``ProceduralTextures(train_families=
 WIDE_TRAIN_FAMILIES)`` as an env's ``texture_source``. None of the five is a variant of a held-out family (no
-concentric rings, no Voronoi cells, no noise-warped stripes)."""
+concentric rings, no Voronoi cells, no noise-warped stripes). With 256 textures per bank
+(``FrankaSimEnv(train_textures=256)``) a supervised read-out of the BlockPush cube from single frames misread it on
+held-out appearances by 2.5 / 2.5 cm (two seeds), against 3.2 / 3.9 cm with the default four families and 32."""
 
 
 class ProceduralTextures:
