@@ -33,6 +33,8 @@ on the same episodes:
   mode), 20 trials;
 * the same trials on D's appearances (``train_looks``) and with the held-out trials' two differences from D taken
   one at a time (:func:`looks_swapped`: texture families, and appearance held for the episode);
+* the held-out schedule taken apart on D's own appearances (:func:`held_parts`: textures, or colours and light,
+  or everything held for the episode);
 * the read-out of ``franka_twist.student_readout`` (cube and tip xy error in cm, ``test`` and ``train``
   appearances, scripted and student-driven episodes);
 * for a student with a ``state_aux`` head in data units, that head's read-out on D's own frames
@@ -339,7 +341,8 @@ def looks_swapped(agent: Any, **env_kwargs: Any) -> dict[str, dict[str, Any]]:
     * ``test_families_every_step``: the ``train`` split's schedule (appearance every step) with the held-out
       families' textures.
 
-    Near the training looks in the first and near the held-out trials in the second: the families are the gap.
+    Whichever of the two falls nearer the held-out trials is the difference that costs: the families for students
+    of D's default textures, the appearance held for the episode for students of the nine families' 256 textures.
     ``env_kwargs``: more settings of the env (e.g. its randomisation ``terms``).
     """
     from twist_envs.franka.sim import franka_terms
@@ -353,6 +356,35 @@ def looks_swapped(agent: Any, **env_kwargs: Any) -> dict[str, dict[str, Any]]:
         source = SwappedSplit(looks)
         kwargs = {**env_kwargs, "texture_source": source, "terms": franka_terms(source, camera_jitter=jitter)}
         out[name] = heldout_success(agent, split=split, **kwargs)
+    return out
+
+
+def held_parts(agent: Any, camera_jitter: bool, **looks: Any) -> dict[str, dict[str, Any]]:
+    """The held-out trials' schedule taken apart on D's own appearances (the ``train`` split, reset seeds as
+    :func:`heldout_success`): every part redrawn every step as in D (``own_every_step``), the textures held for the
+    episode (``textures_held``: background, table and floor), the colours and the light held
+    (``colours_light_held``), and everything held (``all_held``, the ``test`` split's schedule).
+
+    ``looks``: the env settings D was drawn with (``texture_source``, ``train_textures``); ``camera_jitter``: whether
+    D's terms jitter the camera.
+    """
+    import dataclasses
+
+    from twist_envs.franka.sim import franka_terms
+
+    terms = franka_terms(looks.get("texture_source"), camera_jitter=camera_jitter)
+    per_step = {t.name for t in terms if t.when == "step"}
+    textures = {"background", "floor_texture"}
+    cases = {
+        "own_every_step": set(),
+        "textures_held": textures,
+        "colours_light_held": per_step - textures,
+        "all_held": per_step,
+    }
+    out = {}
+    for name, held in cases.items():
+        case = tuple(dataclasses.replace(t, when="reset") if t.name in held else t for t in terms)
+        out[name] = heldout_success(agent, split="train", terms=case, **looks)
     return out
 
 
@@ -479,6 +511,11 @@ def main() -> None:
         # four default families' first 32 textures (the default D's own; for a wide or larger bank, other textures of
         # families D saw).
         eval_kwargs = {"terms": franka_terms(camera_jitter=not a.no_camera_jitter)}
+    d_looks: dict[str, Any] = {"train_textures": a.bank}
+    if a.wide_textures:
+        from wrappers.textures import WIDE_TRAIN_FAMILIES, ProceduralTextures
+
+        d_looks["texture_source"] = ProceduralTextures(train_families=WIDE_TRAIN_FAMILIES)
     run_dir = Path("runs/franka_distill_probe") / source.parents[3].name / f"{name}_s{a.seed}"
     if a.dagger_steps:
         base, name = run_dir, f"{name}_dagger{a.dagger_steps}"
@@ -536,6 +573,7 @@ def main() -> None:
         # separates distillation from generalisation to unseen looks.
         "train_looks": heldout_success(agent, split="train", **eval_kwargs),
         "looks_swapped": looks_swapped(agent, **eval_kwargs),
+        "held_parts": held_parts(agent, not a.no_camera_jitter, **d_looks),
         "readout": student_readout(agent, ENV, **eval_kwargs),
         "aux_fit_on_d": aux_fit_on_d(agent, run_dir / "teacher" / "episodes"),
     }

@@ -343,3 +343,23 @@ def test_looks_swapped_takes_the_held_out_trials_two_differences_from_d_one_at_a
         assert [(split, kw["texture_source"].looks) for split, kw in calls] == [("test", "train"), ("train", "test")]
         for _, kw in calls:
             assert any(t.name == "camera_pose" for t in kw["terms"]) == jitter
+
+
+def test_held_parts_hold_textures_or_colours_and_light_or_all_on_ds_own_looks(monkeypatch):
+    """``franka_distill_probe.held_parts``: on the train split with D's looks, each case holds exactly its parts for
+    the episode (``when="reset"``) and leaves the rest as D drew them."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    calls = {}
+    monkeypatch.setattr(probe, "heldout_success", lambda agent, split, **kw: calls.setdefault(len(calls), (split, kw)))
+    out = probe.held_parts("agent", camera_jitter=True, train_textures=64)
+    assert list(out) == ["own_every_step", "textures_held", "colours_light_held", "all_held"]
+    held = []
+    for split, kw in calls.values():
+        assert split == "train" and kw["train_textures"] == 64
+        assert any(t.name == "camera_pose" for t in kw["terms"])  # the caller's jitter stays
+        held.append({t.name for t in kw["terms"] if t.when == "reset"} - {"friction", "body_mass", "camera_pose"})
+    appearance = {"light_brightness", "background", "floor_texture", "material_colors"}
+    assert held == [set(), {"background", "floor_texture"}, {"light_brightness", "material_colors"}, appearance]
