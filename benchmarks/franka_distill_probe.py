@@ -24,7 +24,8 @@ distils on to ``--budget-minutes`` in total (:func:`dagger_run`; entry ``<name>_
 (``heldout_camera_jitter``); entry ``<name>_nocam_seed<s>``. With ``--wide-textures`` D is drawn again with
 nine training texture families instead of four (:data:`~wrappers.textures.WIDE_TRAIN_FAMILIES`); the held-out
 trials are unchanged; entry ``<name>[_nocam]_wide_seed<s>``; with ``--bank N`` each bank holds N training textures
-instead of 32 (entry ``..._bank<N>_seed<s>``). This
+instead of 32 (entry ``..._bank<N>_seed<s>``); with ``--held-fraction F`` that share of D's episodes holds its
+appearance for the episode (entry ``..._held<F>_seed<s>``). This
 script trains a fresh student with a variant's settings for ``--budget-minutes`` of distillation (the teacher
 and its dataset D are the grid run's, linked, not copied), then evaluates it beside the grid run's own student
 on the same episodes:
@@ -246,8 +247,21 @@ def dagger_run(base: Path, run: Path, teacher_dir: Path, steps: int, seed: int) 
     (run / "teacher" / "DONE").write_text("teacher finished; D plus a DAgger round\n")
 
 
+def held_terms(terms: Any, names: Any) -> tuple[Any, ...]:
+    """``terms`` with those named in ``names`` drawn once per episode (``when="reset"``), the rest unchanged."""
+    import dataclasses
+
+    return tuple(dataclasses.replace(t, when="reset") if t.name in names else t for t in terms)
+
+
 def rerendered_teacher(
-    source: Path, run: Path, seed: int, camera_jitter: bool = False, wide_textures: bool = False, bank: int = 32
+    source: Path,
+    run: Path,
+    seed: int,
+    camera_jitter: bool = False,
+    wide_textures: bool = False,
+    bank: int = 32,
+    held_fraction: float = 0.0,
 ) -> Path:
     """A copy of the teacher run ``source`` whose dataset D is drawn again, by default without the camera jitter.
 
@@ -256,7 +270,9 @@ def rerendered_teacher(
     ``franka_terms(camera_jitter=camera_jitter)``: fresh appearances every step, the camera where it stands unless
     jittered. With ``wide_textures`` the env's textures come from
     :data:`~wrappers.textures.WIDE_TRAIN_FAMILIES` (nine training families, not four; the held-out ones unchanged);
-    ``bank`` is how many training textures the env holds per bank (its ``train_textures``).
+    ``bank`` is how many training textures the env holds per bank (its ``train_textures``). ``held_fraction``: this
+    share of the episodes (drawn by ``seed``) holds every appearance term for the episode, as the held-out trials
+    and the real world do, instead of redrawing it every step (not in the paper).
     The teacher (trained on state, which neither setting touches) is the same; only what the student sees changes.
     ``run/teacher`` holds the checkpoints and config copied, the episodes written one by one (atomically: a killed
     copy resumes where it stopped) and ``DONE`` last. Returns ``run``.
@@ -284,18 +300,27 @@ def rerendered_teacher(
         extra["texture_source"] = ProceduralTextures(train_families=WIDE_TRAIN_FAMILIES)
     terms = franka_terms(camera_jitter=camera_jitter)
     env = gym.make(ENV, obs_mode="paired", randomization="train", terms=terms, **extra)
+    held_env = None
+    if held_fraction > 0:
+        all_held = held_terms(terms, {t.name for t in terms if t.when == "step"})
+        held_env = gym.make(ENV, obs_mode="paired", randomization="train", terms=all_held, **extra)
+    files = sorted((src / "episodes").glob("*.npz"))
+    held = np.random.default_rng(seed + 7_000_000).random(len(files)) < held_fraction  # (N,): fixed, so resumable
     try:
-        for i, f in enumerate(sorted((src / "episodes").glob("*.npz"))):
+        for i, f in enumerate(files):
             out = dst / "episodes" / f.name
             if out.exists():
                 continue
             episode = load_episode(f)
-            episode["pixels"] = env.unwrapped.render_states(episode["state"], seed=seed * 1_000_000 + i)
+            drawer = held_env if held[i] and held_env is not None else env
+            episode["pixels"] = drawer.unwrapped.render_states(episode["state"], seed=seed * 1_000_000 + i)
             save_episode(out, episode)
     finally:
         env.close()
+        if held_env is not None:
+            held_env.close()
     how = ("with" if camera_jitter else "without") + " the camera jitter" + (", wide textures" if wide_textures else "")
-    how += f", {bank} training textures per bank"
+    how += f", {bank} training textures per bank" + (f", {int(held.sum())} episodes held" if held_fraction else "")
     done.write_text(f"teacher of {source}; D drawn again {how}\n")
     return run
 
@@ -368,8 +393,6 @@ def held_parts(agent: Any, camera_jitter: bool, **looks: Any) -> dict[str, dict[
     ``looks``: the env settings D was drawn with (``texture_source``, ``train_textures``); ``camera_jitter``: whether
     D's terms jitter the camera.
     """
-    import dataclasses
-
     from twist_envs.franka.sim import franka_terms
 
     terms = franka_terms(looks.get("texture_source"), camera_jitter=camera_jitter)
@@ -383,8 +406,7 @@ def held_parts(agent: Any, camera_jitter: bool, **looks: Any) -> dict[str, dict[
     }
     out = {}
     for name, held in cases.items():
-        case = tuple(dataclasses.replace(t, when="reset") if t.name in held else t for t in terms)
-        out[name] = heldout_success(agent, split="train", terms=case, **looks)
+        out[name] = heldout_success(agent, split="train", terms=held_terms(terms, held), **looks)
     return out
 
 
@@ -468,17 +490,26 @@ def main() -> None:
         help="distil on D drawn again with this many training textures per bank (FrankaSimEnv train_textures; "
         "rerendered_teacher); held-out trials unchanged; other than 32, the entry's name gains _bank<N>",
     )
+    p.add_argument(
+        "--held-fraction",
+        type=float,
+        default=0.0,
+        help="distil on D drawn again with this share of its episodes holding every appearance for the episode "
+        "(rerendered_teacher; not in the paper); the entry's name gains _held<F>",
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args()
     if a.variant not in VARIANTS:
         raise SystemExit(f"franka_distill_probe.py: unknown variant {a.variant!r}; choose one of {list(VARIANTS)}")
     if a.bank < 1:
         raise SystemExit(f"franka_distill_probe.py: --bank must be >= 1 (default 32), got {a.bank}")
-    redraw = a.no_camera_jitter or a.wide_textures or a.bank != 32
+    if not 0.0 <= a.held_fraction <= 1.0:
+        raise SystemExit(f"franka_distill_probe.py: --held-fraction must be in [0, 1], got {a.held_fraction}")
+    redraw = a.no_camera_jitter or a.wide_textures or a.bank != 32 or a.held_fraction > 0
     if redraw and a.dagger_steps:
         raise SystemExit(
-            "franka_distill_probe.py: --dagger-steps does not combine with --no-camera-jitter, --wide-textures or "
-            "--bank; choose one"
+            "franka_distill_probe.py: --dagger-steps does not combine with --no-camera-jitter, --wide-textures, "
+            "--bank or --held-fraction; choose one"
         )
     if not a.budget_minutes > 0 or not a.teacher_minutes >= 0 or a.dagger_steps < 0:
         raise SystemExit(
@@ -503,10 +534,13 @@ def main() -> None:
 
         suffix = ("_nocam" if a.no_camera_jitter else "") + ("_wide" if a.wide_textures else "")
         suffix += f"_bank{a.bank}" if a.bank != 32 else ""
+        suffix += f"_held{a.held_fraction:g}" if a.held_fraction > 0 else ""
         name += suffix
         copy_name = f"teacher{a.teacher_minutes:g}m" if a.teacher_minutes else "grid"
         copy = Path("runs/franka_distill_probe") / source.parents[3].name / f"{copy_name}{suffix}_s{a.seed}"
-        teacher_run = rerendered_teacher(teacher_run, copy, a.seed, not a.no_camera_jitter, a.wide_textures, a.bank)
+        teacher_run = rerendered_teacher(
+            teacher_run, copy, a.seed, not a.no_camera_jitter, a.wide_textures, a.bank, a.held_fraction
+        )
         # Held-out trials are the same either way (the test families do not change); ``train_looks`` keeps the
         # four default families' first 32 textures (the default D's own; for a wide or larger bank, other textures of
         # families D saw).
@@ -553,7 +587,8 @@ def main() -> None:
         + (f" --dagger-steps {a.dagger_steps}" if a.dagger_steps else "")
         + (" --no-camera-jitter" if a.no_camera_jitter else "")
         + (" --wide-textures" if a.wide_textures else "")
-        + (f" --bank {a.bank}" if a.bank != 32 else ""),
+        + (f" --bank {a.bank}" if a.bank != 32 else "")
+        + (f" --held-fraction {a.held_fraction:g}" if a.held_fraction > 0 else ""),
         "source_run": str(source),
         "teacher_run": str(teacher_run),
         "teacher_env_steps": read_summary(teacher_run).get("teacher_env_steps"),
@@ -568,6 +603,7 @@ def main() -> None:
         "camera_jitter": not a.no_camera_jitter,
         "train_families": "wide" if a.wide_textures else "default",
         "train_textures": a.bank,
+        "held_fraction": a.held_fraction,
         "heldout": heldout_success(agent, **eval_kwargs),
         # The same trials on the training appearances: what the student does where its read-out was fitted
         # separates distillation from generalisation to unseen looks.

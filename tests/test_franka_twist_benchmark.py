@@ -251,7 +251,7 @@ def test_perception_error_splits_into_a_bias_held_per_episode_and_what_varies_wi
     assert abs(out["cube_xy_error_cm"] ** 2 - out["cube_xy_bias_cm"] ** 2 - out["cube_xy_resid_cm"] ** 2) < 0.1
 
 
-def test_rerendered_teacher_draws_d_again_from_its_states_without_the_camera_jitter_or_with_wide_textures(
+def test_rerendered_teacher_draws_d_again_without_the_camera_jitter_with_wide_textures_or_held_looks(
     tmp_path, monkeypatch
 ):
     """``franka_distill_probe.rerendered_teacher``: the copy's episodes keep every array but the images, which are
@@ -317,6 +317,17 @@ def test_rerendered_teacher_draws_d_again_from_its_states_without_the_camera_jit
     wide_pixels = wide_store.load(wide_store.paths[0])["pixels"]
     assert not np.array_equal(wide_pixels, new["pixels"])
     assert (wide_pixels[0][red, 0] > 120).mean() > 0.8
+    # Held for the episode: the appearance stays, so later frames differ from each other far less than when it is
+    # redrawn every step (only the arm moves between them).
+    held = probe.rerendered_teacher(source, tmp_path / "teacher140m_nocam_held1_s0", seed=0, held_fraction=1.0)
+    assert "1 episodes held" in (held / "teacher" / "DONE").read_text()
+    held_store = EpisodeStore(held / "teacher" / "episodes")
+    held_pixels = held_store.load(held_store.paths[0])["pixels"].astype(int)
+
+    def change(frames):
+        return np.abs(np.diff(frames.astype(int), axis=0)).mean()
+
+    assert change(held_pixels) < 0.3 * change(new["pixels"])
 
 
 def test_looks_swapped_takes_the_held_out_trials_two_differences_from_d_one_at_a_time(monkeypatch):
