@@ -254,6 +254,17 @@ def held_terms(terms: Any, names: Any) -> tuple[Any, ...]:
     return tuple(dataclasses.replace(t, when="reset") if t.name in names else t for t in terms)
 
 
+def d_looks(wide_textures: bool = False, bank: int = 32) -> dict[str, Any]:
+    """The env settings a redrawn D's textures come from: ``train_textures=bank`` and, with ``wide_textures``, a
+    texture source of :data:`~wrappers.textures.WIDE_TRAIN_FAMILIES`."""
+    from wrappers.textures import WIDE_TRAIN_FAMILIES, ProceduralTextures
+
+    looks: dict[str, Any] = {"train_textures": bank}
+    if wide_textures:
+        looks["texture_source"] = ProceduralTextures(train_families=WIDE_TRAIN_FAMILIES)
+    return looks
+
+
 def rerendered_teacher(
     source: Path,
     run: Path,
@@ -282,7 +293,6 @@ def rerendered_teacher(
     import twist_envs  # noqa: F401 - registers the ids
     from twist_agents.data.store import load_episode, save_episode
     from twist_envs.franka.sim import franka_terms
-    from wrappers.textures import WIDE_TRAIN_FAMILIES, ProceduralTextures
 
     done = run / "teacher" / "DONE"
     if done.exists():
@@ -295,9 +305,7 @@ def rerendered_teacher(
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, dst / item.name)
     if not (run / "summary.json").exists():
         shutil.copy2(source / "summary.json", run / "summary.json")
-    extra: dict[str, Any] = {"train_textures": bank}
-    if wide_textures:
-        extra["texture_source"] = ProceduralTextures(train_families=WIDE_TRAIN_FAMILIES)
+    extra = d_looks(wide_textures, bank)
     terms = franka_terms(camera_jitter=camera_jitter)
     env = gym.make(ENV, obs_mode="paired", randomization="train", terms=terms, **extra)
     held_env = None
@@ -312,7 +320,7 @@ def rerendered_teacher(
             if out.exists():
                 continue
             episode = load_episode(f)
-            drawer = held_env if held[i] and held_env is not None else env
+            drawer = held_env if held_env is not None and held[i] else env
             episode["pixels"] = drawer.unwrapped.render_states(episode["state"], seed=seed * 1_000_000 + i)
             save_episode(out, episode)
     finally:
@@ -539,17 +547,18 @@ def main() -> None:
         copy_name = f"teacher{a.teacher_minutes:g}m" if a.teacher_minutes else "grid"
         copy = Path("runs/franka_distill_probe") / source.parents[3].name / f"{copy_name}{suffix}_s{a.seed}"
         teacher_run = rerendered_teacher(
-            teacher_run, copy, a.seed, not a.no_camera_jitter, a.wide_textures, a.bank, a.held_fraction
+            teacher_run,
+            copy,
+            a.seed,
+            camera_jitter=not a.no_camera_jitter,
+            wide_textures=a.wide_textures,
+            bank=a.bank,
+            held_fraction=a.held_fraction,
         )
         # Held-out trials are the same either way (the test families do not change); ``train_looks`` keeps the
         # four default families' first 32 textures (the default D's own; for a wide or larger bank, other textures of
         # families D saw).
         eval_kwargs = {"terms": franka_terms(camera_jitter=not a.no_camera_jitter)}
-    d_looks: dict[str, Any] = {"train_textures": a.bank}
-    if a.wide_textures:
-        from wrappers.textures import WIDE_TRAIN_FAMILIES, ProceduralTextures
-
-        d_looks["texture_source"] = ProceduralTextures(train_families=WIDE_TRAIN_FAMILIES)
     run_dir = Path("runs/franka_distill_probe") / source.parents[3].name / f"{name}_s{a.seed}"
     if a.dagger_steps:
         base, name = run_dir, f"{name}_dagger{a.dagger_steps}"
@@ -609,7 +618,7 @@ def main() -> None:
         # separates distillation from generalisation to unseen looks.
         "train_looks": heldout_success(agent, split="train", **eval_kwargs),
         "looks_swapped": looks_swapped(agent, **eval_kwargs),
-        "held_parts": held_parts(agent, not a.no_camera_jitter, **d_looks),
+        "held_parts": held_parts(agent, not a.no_camera_jitter, **d_looks(a.wide_textures, a.bank)),
         "readout": student_readout(agent, ENV, **eval_kwargs),
         "aux_fit_on_d": aux_fit_on_d(agent, run_dir / "teacher" / "episodes"),
     }
