@@ -374,3 +374,37 @@ def test_held_parts_hold_textures_or_colours_and_light_or_all_on_ds_own_looks(mo
         held.append({t.name for t in kw["terms"] if t.when == "reset"} - {"friction", "body_mass", "camera_pose"})
     appearance = {"light_brightness", "background", "floor_texture", "material_colors"}
     assert held == [set(), {"background", "floor_texture"}, {"light_brightness", "material_colors"}, appearance]
+
+
+def test_heldout_success_with_more_trials_keeps_each_trial_and_the_default_keeps_two_fields(monkeypatch):
+    """``franka_distill_probe.heldout_success(trials=N)``: N episodes from reset seed 50000 (so the first 20 are the
+    default's), each trial's success kept; the default entry's shape is unchanged. ``--heldout-trials`` below 20 is
+    refused with one line."""
+    import types
+
+    import twist_agents.training.evaluate as ev
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+
+    calls = []
+
+    class Env:
+        def close(self):
+            calls.append("closed")
+
+    def fake_evaluate(agent, env, keys, episodes, seed, progress):
+        calls.append((episodes, seed))
+        return types.SimpleNamespace(successes=[i % 4 == 0 for i in range(episodes)], returns=[1.0] * episodes)
+
+    monkeypatch.setattr(ev, "make_eval_env", lambda *a, **kw: Env())
+    monkeypatch.setattr(ev, "evaluate", fake_evaluate)
+    assert probe.heldout_success("agent") == {"success": 0.25, "mean_return": 1.0}
+    more = probe.heldout_success("agent", trials=100)
+    assert calls == [(20, 50_000), "closed", (100, 50_000), "closed"]
+    assert more["trials"] == 100 and more["success"] == 0.25 and more["successes"][:5] == [1, 0, 0, 0, 1]
+    monkeypatch.setattr("sys.argv", ["franka_distill_probe.py", "--heldout-trials", "10"])
+    with pytest.raises(SystemExit, match="--heldout-trials must be >= 20, got 10"):
+        probe.main()
