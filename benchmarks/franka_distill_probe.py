@@ -27,9 +27,9 @@ trials are unchanged; entry ``<name>[_nocam]_wide_seed<s>``; with ``--bank N`` e
 instead of 32 (entry ``..._bank<N>_seed<s>``); with ``--held-fraction F`` that share of D's episodes holds its
 appearance for the episode (entry ``..._held<F>_seed<s>``; measured at 0.5 with the wide textures and 256: held-out
 success 10/100, 17/100 against 12/100, 15/100 without, no change). With ``--heldout-trials N`` (N > 20) the entry gains
-``heldout_more``: the held-out trials again with N reset seeds (50000 on; the first 20 are ``heldout``'s), for a
-success rate 20 trials cannot separate (+-10 points per seed at 20, about +-5 at 100), and a student of a trained-on
-teacher ``teacher_state_more``, that teacher on state over the same N. This
+``heldout_more``: the held-out trials again with N reset seeds (50000 on; the first 20 are ``heldout``'s), for
+success rates 20 trials cannot separate (near 15% success a seed's 95% interval is +-16 points at 20, +-7 at
+100); a student of a trained-on teacher gains ``teacher_state_more``, that teacher on state over the same N. This
 script trains a fresh student with a variant's settings for ``--budget-minutes`` of distillation (the teacher
 and its dataset D are the grid run's, linked, not copied), then evaluates it beside the grid run's own student
 on the same episodes:
