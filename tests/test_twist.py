@@ -9,6 +9,7 @@ import torch
 
 from twist_agents.dreamer import DreamerAgent, dreamer_config
 from twist_agents.dreamer.networks import RunningStandardizer
+from twist_agents.dreamer.rssm import kl_categorical
 from twist_agents.twist import StudentWorldModel, TwistAgent, distill_config, distillation_loss
 
 torch.set_num_threads(1)
@@ -672,3 +673,54 @@ def test_readout_pretrain_fits_the_encoders_readout_alone_then_distillation_foll
         t, tmp_path / "d", tmp_path / "small", dataclasses.replace(run, cache_episodes=1), seed=0, progress=False
     )
     assert small.pretrain_updates == 30 and small.updates == 3
+
+
+def test_readout_feed_gives_the_posterior_the_detached_readout_in_training_and_acting(tmp_path):
+    """``readout_feed`` (not in the paper): the student's posterior reads ``state_head``'s output after the embedding,
+    in the loss and when acting; Eq. 3 never trains the head through it (only the state_aux term does); the
+    artefact round-trips; refused without the state_aux read-out."""
+    t = teacher()
+    dims = (0, 2)
+    base = dataclasses.replace(CFG, state_aux=1.0, state_aux_dims=dims)
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(base, readout_feed=True), seed=0)
+    plain = TwistAgent(t, {"pixels": SHAPES["pixels"]}, base, seed=0)
+    student = agent.student
+    e = student.encoder.out_dim
+    assert student.rssm.embed_dim == e + len(dims) and plain.student.rssm.embed_dim == e
+    b = torch_batch(t, batch(b=2, t=6, seed=5))
+    with torch.no_grad():
+        emb = student.encoder({"pixels": b["pixels"]})  # (B, L, E)
+        fed = student.embed({"pixels": b["pixels"]})  # (B, L, E + 2)
+    torch.testing.assert_close(fed[..., :e], emb)
+    torch.testing.assert_close(fed[..., e:], student.state_head(emb).detach())
+    torch.testing.assert_close(plain.student.posterior_input(emb), emb)
+    # The loss's posterior is the one filtered from the fed input: equal to filtering it by hand.
+    torch.manual_seed(0)
+    terms = distillation_loss(t.world_model, t.actor, student, b, agent.config)
+    with torch.no_grad():
+        t_post, _ = t.world_model.rssm.observe(
+            t.world_model.encoder({"state": b["state"]}), b["action"], b["is_first"], sample=False
+        )
+        s_post, _ = student.rssm.observe(fed, b["action"], b["is_first"], sample=False)
+    want = kl_categorical(s_post["logits"], t_post["logits"]).sum(1).mean()
+    assert float(terms.post.detach()) == pytest.approx(float(want), rel=1e-5)
+    # Eq. 3 + Eq. 4 alone leave the head untouched: the fed read-out is detached.
+    student.zero_grad()
+    (terms.loss - agent.config.state_aux * terms.state_aux).backward()
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0.0 for p in student.state_head.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.encoder.parameters())
+    # The head's output changes what the agent does: acting goes through the fed input.
+    obs = {"pixels": batch(b=1, t=1, seed=6)["pixels"][0, 0], "state": np.zeros(5, np.float32)}
+    a0, _ = agent.act(obs, None, explore=False)
+    with torch.no_grad():
+        student.state_head.bias.add_(50.0)
+    a1, _ = agent.act(obs, None, explore=False)
+    assert not np.allclose(a0, a1)
+    agent.save(tmp_path / "agent.pt")
+    loaded = TwistAgent.from_checkpoint(tmp_path / "agent.pt")
+    assert loaded.config.readout_feed and loaded.student.rssm.embed_dim == e + len(dims)
+    np.testing.assert_allclose(loaded.act(obs, None, explore=False)[0], a1, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="readout_feed"):
+        TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, readout_feed=True))
+    with pytest.raises(ValueError, match="readout_feed"):
+        StudentWorldModel(SHAPES, ("pixels",), t.world_model.config.encoder, t.world_model.config.rssm, 2, 0, True)

@@ -9,7 +9,7 @@ call (see the timing diagram in :mod:`twist_agents.dreamer.rssm`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
 
 
 def latent_act(
-    encoder: nn.Module,
+    encoder: Callable[[Mapping[str, torch.Tensor]], torch.Tensor],
     rssm: RSSM,
     actor: nn.Module,
     keys: Sequence[str],

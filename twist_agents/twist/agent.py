@@ -111,6 +111,11 @@ class TwistAgent:
                     "DistillConfig.readout_pretrain trains the state_aux read-out: it needs state_aux > 0, got "
                     f"state_aux={config.state_aux}"
                 )
+            if config.readout_feed and config.state_aux <= 0:
+                raise ValueError(
+                    "DistillConfig.readout_feed feeds the state_aux read-out to the posterior: it needs state_aux > 0, "
+                    f"got state_aux={config.state_aux}"
+                )
             if config.latent_aux > 0 and "state" not in getattr(teacher.world_model.heads["decoder"], "vec_keys", ()):
                 raise ValueError("DistillConfig.latent_aux needs a teacher whose world model decodes 'state'")
             if config.state_aux > 0:
@@ -125,7 +130,13 @@ class TwistAgent:
                     )
                 aux_dim = len(dims) or aux_dim
             self.student = StudentWorldModel.for_teacher(
-                teacher.world_model, student_obs_shapes, encode, enc, rssm_hidden=config.rssm_hidden, aux_dim=aux_dim
+                teacher.world_model,
+                student_obs_shapes,
+                encode,
+                enc,
+                rssm_hidden=config.rssm_hidden,
+                aux_dim=aux_dim,
+                readout_feed=config.readout_feed,
             ).to(teacher.device)
             if config.init_from_teacher:
                 copy_dynamics(teacher.world_model.rssm, self.student.rssm)
@@ -168,7 +179,7 @@ class TwistAgent:
         """
         # Latent modes, as in distillation (twist_agents.twist.losses): the student tracks the teacher's mode path.
         s = self.student
-        return latent_act(s.encoder, s.rssm, self.actor, s.encode, obs, state, explore, False, self.teacher)
+        return latent_act(s.embed, s.rssm, self.actor, s.encode, obs, state, explore, False, self.teacher)
 
     # ------------------------------------------------------------------ learning
     def update(self, batch: Mapping[str, np.ndarray]) -> dict[str, float]:

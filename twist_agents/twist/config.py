@@ -139,6 +139,14 @@ class DistillConfig:
     appearances 6/20, 7/20 (0/20, 2/20)."""
     readout_pretrain_batch: int = 64
     """Frames per :attr:`readout_pretrain` update."""
+    readout_feed: bool = False
+    """Not in the paper: the student's posterior reads the :attr:`state_aux` read-out (``state_head``'s standardised
+    estimate of :attr:`state_aux_dims`, detached) beside the image embedding, in distillation and when acting
+    (:meth:`~twist_agents.twist.student.StudentWorldModel.posterior_input`). Needs :attr:`state_aux` > 0. Why: on
+    Franka BlockPush with held-out appearances the linear read-out from the encoder finds the cube to 2.3-4.6 cm,
+    the latent the teacher's actor reads only to 6.7-9.2 cm: the posterior's MLP reads the embedding in a way fitted
+    to D's appearances, and a few supervised numbers are an input that carries over to new ones. The teacher's
+    posterior reads the state itself, so this gives the student's the nearest thing it has."""
     checkpoint_every: int = 250
     """Write a resumable checkpoint every this many updates."""
     log_every: int = 50

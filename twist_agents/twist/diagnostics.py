@@ -85,7 +85,7 @@ def latent_error_trace(agent: TwistAgent, env: Any, driver: str, seed: int, deco
         t_emb = teacher.world_model.encoder({k: torch.as_tensor(np.asarray(obs[k]))[None] for k in t_keys})
         s_emb = student.encoder({k: torch.as_tensor(np.asarray(obs[k]))[None] for k in s_keys})
         t_post, t_prior = teacher.world_model.rssm.obs_step(t_state, action, t_emb, first, sample=False)
-        s_post, s_prior = student.rssm.obs_step(s_state, action, s_emb, first, sample=False)
+        s_post, s_prior = student.rssm.obs_step(s_state, action, student.posterior_input(s_emb), first, sample=False)
         out["h"].append(float((t_post["deter"] - s_post["deter"]).pow(2).sum()))
         out["prior"].append(float(kl_categorical(s_prior["logits"], t_prior["logits"]).sum()))
         out["post"].append(float(kl_categorical(s_post["logits"], t_post["logits"]).sum()))

@@ -278,7 +278,8 @@ def distillation_loss(
     # not in the paper: DistillConfig.conv_aug and shift_aug
     s_obs = augment_student_images({k: batch[k] for k in student.encode}, config, generator)
     s_embed = student.encoder(s_obs)  # (B, L, E_S)
-    s_post, s_prior = student.rssm.observe(s_embed, action, is_first, sample=False)
+    s_input = student.posterior_input(s_embed)  # (B, L, E_S [+ aux]): DistillConfig.readout_feed adds the read-out
+    s_post, s_prior = student.rssm.observe(s_input, action, is_first, sample=False)
 
     deter = _sq_dist(t_post["deter"], s_post["deter"]).sum(1).mean()  # sum over t, mean over batch
     prior = kl_categorical(s_prior["logits"], t_prior["logits"]).sum(1).mean()
@@ -298,7 +299,7 @@ def distillation_loss(
     if config.teacher_forced > 0:
         # The student's posterior head fed the *teacher's* h (B, L, D) with its own embedding: a per-step target
         # that needs no credit assignment through the recurrence (see DistillConfig.teacher_forced).
-        tf_logits, _ = student.rssm._dist(student.rssm.post_net(torch.cat([t_post["deter"], s_embed], -1)))
+        tf_logits, _ = student.rssm._dist(student.rssm.post_net(torch.cat([t_post["deter"], s_input], -1)))
         teacher_forced = kl_categorical(tf_logits, t_post["logits"]).sum(1).mean()
         loss = loss + config.teacher_forced * teacher_forced
     state_aux = zero

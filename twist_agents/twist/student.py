@@ -29,6 +29,8 @@ class StudentWorldModel(nn.Module):
         state_head: ``nn.Linear`` embedding -> state read-out (``DistillConfig.state_aux``), or ``None``.
         state_aux_norm: :class:`~twist_agents.dreamer.networks.RunningStandardizer` of that read-out's target in
             data units, or ``None``.
+        readout_feed: whether the posterior reads ``state_head``'s output beside the embedding
+            (:attr:`~twist_agents.twist.config.DistillConfig.readout_feed`).
 
     Args:
         obs_shapes: shapes of the available observation keys.
@@ -38,6 +40,10 @@ class StudentWorldModel(nn.Module):
         action_dim: action size.
         aux_dim: size of a linear read-out from the embedding (``state_head``, for
             :attr:`~twist_agents.twist.config.DistillConfig.state_aux`); 0: none.
+        readout_feed: the posterior also reads that read-out (needs ``aux_dim`` > 0).
+
+    Raises:
+        ValueError: ``readout_feed`` without a read-out.
     """
 
     def __init__(
@@ -48,14 +54,19 @@ class StudentWorldModel(nn.Module):
         rssm: RSSMConfig,
         action_dim: int,
         aux_dim: int = 0,
+        readout_feed: bool = False,
     ) -> None:
         super().__init__()
+        if readout_feed and not aux_dim:
+            raise ValueError("StudentWorldModel: readout_feed needs a state read-out (aux_dim > 0)")
+        self.readout_feed = readout_feed
         self.obs_shapes = {k: tuple(v) for k, v in obs_shapes.items()}
         self.encode = tuple(encode)
         self.encoder_config, self.rssm_config = encoder, rssm
         self.encoder = MultiEncoder(self.obs_shapes, self.encode, encoder)
-        self.rssm = RSSM(rssm, action_dim, self.encoder.out_dim)
-        # (B, L, E) -> (B, L, aux_dim): trained only as a distillation target, never used to act.
+        # The posterior reads the embedding, plus the read-out's aux_dim values when they are fed to it.
+        self.rssm = RSSM(rssm, action_dim, self.encoder.out_dim + (aux_dim if readout_feed else 0))
+        # (B, L, E) -> (B, L, aux_dim): trained as a distillation target; used to act only with readout_feed.
         self.state_head = nn.Linear(self.encoder.out_dim, aux_dim) if aux_dim else None
         # The read-out target's statistics over the dataset D (DistillConfig.state_aux_units == "data"); floor:
         # 1 cm or 0.01 rad, so a dimension that D never moves is not blown up.
@@ -70,6 +81,7 @@ class StudentWorldModel(nn.Module):
         encoder: EncoderConfig | None = None,
         rssm_hidden: int = 0,
         aux_dim: int = 0,
+        readout_feed: bool = False,
     ) -> StudentWorldModel:
         """A student whose RSSM matches ``teacher``'s, reading ``encode`` (default: pixels).
 
@@ -80,11 +92,30 @@ class StudentWorldModel(nn.Module):
             encoder: encoder sizes (default: the teacher's encoder config, whose ``cnn_depth`` sizes the CNN).
             rssm_hidden: width of the student RSSM's MLP layers (0: the teacher's); latent shapes stay the teacher's.
             aux_dim: size of the embedding's linear read-out (0: none).
+            readout_feed: the posterior also reads that read-out.
         """
         rssm = teacher.config.rssm
         if rssm_hidden:
             rssm = dataclasses.replace(rssm, hidden=rssm_hidden)
-        return cls(obs_shapes, encode, encoder or teacher.config.encoder, rssm, teacher.action_dim, aux_dim)
+        enc = encoder or teacher.config.encoder
+        return cls(obs_shapes, encode, enc, rssm, teacher.action_dim, aux_dim, readout_feed)
+
+    def posterior_input(self, embed: torch.Tensor) -> torch.Tensor:
+        """What the posterior reads: ``(..., E)`` embedding -> ``(..., E)``, or ``(..., E + aux_dim)`` with feed.
+
+        With :attr:`readout_feed`: the embedding, then ``state_head``'s standardised read-out.
+
+        The read-out is detached: only ``DistillConfig.state_aux`` trains it, so it stays a supervised estimate of
+        the state, and Eq. 3 cannot bend it towards whatever fits the teacher's latents on D's appearances.
+        """
+        if not self.readout_feed:
+            return embed
+        assert self.state_head is not None  # __init__ refuses readout_feed without it
+        return torch.cat([embed, self.state_head(embed).detach()], -1)
+
+    def embed(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The posterior's input for observations ``{key: (..., *shape)}``: :meth:`posterior_input` of the encoder."""
+        return self.posterior_input(self.encoder(obs))
 
     @property
     def device(self) -> torch.device:
