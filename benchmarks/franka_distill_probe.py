@@ -146,6 +146,12 @@ VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed"] = {
     **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached"],
     "readout_feed": True,
 }
+# The same with the posterior reading that read-out *instead of* the embedding (DistillConfig.readout_only): the
+# images reach the latent only as the supervised positions, the arm's state comes from the sequence model.
+VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-only"] = {
+    **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed"],
+    "readout_only": True,
+}
 TRIALS = 20
 
 

@@ -724,3 +724,30 @@ def test_readout_feed_gives_the_posterior_the_detached_readout_in_training_and_a
         TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(CFG, readout_feed=True))
     with pytest.raises(ValueError, match="readout_feed"):
         StudentWorldModel(SHAPES, ("pixels",), t.world_model.config.encoder, t.world_model.config.rssm, 2, 0, True)
+
+
+def test_readout_only_posterior_reads_just_the_readout_so_only_state_aux_trains_the_encoder():
+    """``readout_only`` (not in the paper): the posterior's input is the detached read-out alone, so Eq. 3 and
+    Eq. 4 train the RSSM but never the encoder or its head; refused without ``readout_feed``."""
+    t = teacher()
+    dims = (1, 3, 4)
+    cfg = dataclasses.replace(CFG, state_aux=1.0, state_aux_dims=dims, readout_feed=True, readout_only=True)
+    agent = TwistAgent(t, {"pixels": SHAPES["pixels"]}, cfg, seed=0)
+    student = agent.student
+    assert student.rssm.embed_dim == len(dims)
+    b = torch_batch(t, batch(b=2, t=6, seed=7))
+    with torch.no_grad():
+        emb = student.encoder({"pixels": b["pixels"]})
+    torch.testing.assert_close(student.embed({"pixels": b["pixels"]}), student.state_head(emb))
+    terms = distillation_loss(t.world_model, t.actor, student, b, cfg)
+    student.zero_grad()
+    (terms.loss - cfg.state_aux * terms.state_aux).backward(retain_graph=True)
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0.0 for p in student.encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.rssm.parameters())
+    student.zero_grad()
+    terms.state_aux.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.encoder.parameters())
+    obs = {"pixels": batch(b=1, t=1, seed=6)["pixels"][0, 0], "state": np.zeros(5, np.float32)}
+    assert agent.act(obs, None, explore=False)[0].shape == (2,)
+    with pytest.raises(ValueError, match="readout_only"):
+        TwistAgent(t, {"pixels": SHAPES["pixels"]}, dataclasses.replace(cfg, readout_feed=False))

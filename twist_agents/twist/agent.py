@@ -116,6 +116,10 @@ class TwistAgent:
                     "DistillConfig.readout_feed feeds the state_aux read-out to the posterior: it needs state_aux > 0, "
                     f"got state_aux={config.state_aux}"
                 )
+            if config.readout_only and not config.readout_feed:
+                raise ValueError(
+                    "DistillConfig.readout_only needs readout_feed (it replaces the embedding by the feed)"
+                )
             if config.latent_aux > 0 and "state" not in getattr(teacher.world_model.heads["decoder"], "vec_keys", ()):
                 raise ValueError("DistillConfig.latent_aux needs a teacher whose world model decodes 'state'")
             if config.state_aux > 0:
@@ -137,6 +141,7 @@ class TwistAgent:
                 rssm_hidden=config.rssm_hidden,
                 aux_dim=aux_dim,
                 readout_feed=config.readout_feed,
+                readout_only=config.readout_only,
             ).to(teacher.device)
             if config.init_from_teacher:
                 copy_dynamics(teacher.world_model.rssm, self.student.rssm)

@@ -147,6 +147,12 @@ class DistillConfig:
     the latent the teacher's actor reads only to 6.7-9.2 cm: the posterior's MLP reads the embedding in a way fitted
     to D's appearances, and a few supervised numbers are an input that carries over to new ones. The teacher's
     posterior reads the state itself, so this gives the student's the nearest thing it has."""
+    readout_only: bool = False
+    """Not in the paper: with :attr:`readout_feed`, the posterior reads the read-out *instead of* the embedding, so
+    the images reach the latent only as :attr:`state_aux_dims`' supervised estimate and the rest of the state
+    (e.g. the arm's joints, which the actions drive) comes from the sequence model. The encoder then learns from
+    :attr:`state_aux` alone (the fed read-out is detached): a supervised perception module under the distilled
+    filter. Needs :attr:`readout_feed`."""
     checkpoint_every: int = 250
     """Write a resumable checkpoint every this many updates."""
     log_every: int = 50

@@ -31,6 +31,8 @@ class StudentWorldModel(nn.Module):
             data units, or ``None``.
         readout_feed: whether the posterior reads ``state_head``'s output beside the embedding
             (:attr:`~twist_agents.twist.config.DistillConfig.readout_feed`).
+        readout_only: whether it reads that output instead of the embedding
+            (:attr:`~twist_agents.twist.config.DistillConfig.readout_only`).
 
     Args:
         obs_shapes: shapes of the available observation keys.
@@ -41,9 +43,10 @@ class StudentWorldModel(nn.Module):
         aux_dim: size of a linear read-out from the embedding (``state_head``, for
             :attr:`~twist_agents.twist.config.DistillConfig.state_aux`); 0: none.
         readout_feed: the posterior also reads that read-out (needs ``aux_dim`` > 0).
+        readout_only: the posterior reads the read-out *instead of* the embedding (needs ``readout_feed``).
 
     Raises:
-        ValueError: ``readout_feed`` without a read-out.
+        ValueError: ``readout_feed`` without a read-out, or ``readout_only`` without ``readout_feed``.
     """
 
     def __init__(
@@ -55,17 +58,21 @@ class StudentWorldModel(nn.Module):
         action_dim: int,
         aux_dim: int = 0,
         readout_feed: bool = False,
+        readout_only: bool = False,
     ) -> None:
         super().__init__()
         if readout_feed and not aux_dim:
             raise ValueError("StudentWorldModel: readout_feed needs a state read-out (aux_dim > 0)")
-        self.readout_feed = readout_feed
+        if readout_only and not readout_feed:
+            raise ValueError("StudentWorldModel: readout_only needs readout_feed")
+        self.readout_feed, self.readout_only = readout_feed, readout_only
         self.obs_shapes = {k: tuple(v) for k, v in obs_shapes.items()}
         self.encode = tuple(encode)
         self.encoder_config, self.rssm_config = encoder, rssm
         self.encoder = MultiEncoder(self.obs_shapes, self.encode, encoder)
-        # The posterior reads the embedding, plus the read-out's aux_dim values when they are fed to it.
-        self.rssm = RSSM(rssm, action_dim, self.encoder.out_dim + (aux_dim if readout_feed else 0))
+        # The posterior reads the embedding, plus (or only) the read-out's aux_dim values when they are fed to it.
+        post_in = 0 if readout_only else self.encoder.out_dim
+        self.rssm = RSSM(rssm, action_dim, post_in + (aux_dim if readout_feed else 0))
         # (B, L, E) -> (B, L, aux_dim): trained as a distillation target; used to act only with readout_feed.
         self.state_head = nn.Linear(self.encoder.out_dim, aux_dim) if aux_dim else None
         # The read-out target's statistics over the dataset D (DistillConfig.state_aux_units == "data"); floor:
@@ -82,6 +89,7 @@ class StudentWorldModel(nn.Module):
         rssm_hidden: int = 0,
         aux_dim: int = 0,
         readout_feed: bool = False,
+        readout_only: bool = False,
     ) -> StudentWorldModel:
         """A student whose RSSM matches ``teacher``'s, reading ``encode`` (default: pixels).
 
@@ -93,17 +101,19 @@ class StudentWorldModel(nn.Module):
             rssm_hidden: width of the student RSSM's MLP layers (0: the teacher's); latent shapes stay the teacher's.
             aux_dim: size of the embedding's linear read-out (0: none).
             readout_feed: the posterior also reads that read-out.
+            readout_only: the posterior reads only that read-out.
         """
         rssm = teacher.config.rssm
         if rssm_hidden:
             rssm = dataclasses.replace(rssm, hidden=rssm_hidden)
         enc = encoder or teacher.config.encoder
-        return cls(obs_shapes, encode, enc, rssm, teacher.action_dim, aux_dim, readout_feed)
+        return cls(obs_shapes, encode, enc, rssm, teacher.action_dim, aux_dim, readout_feed, readout_only)
 
     def posterior_input(self, embed: torch.Tensor) -> torch.Tensor:
-        """What the posterior reads: ``(..., E)`` embedding -> ``(..., E)``, or ``(..., E + aux_dim)`` with feed.
+        """What the posterior reads, from the ``(..., E)`` embedding: ``(..., E)``, ``(..., E + aux)``, ``(..., aux)``.
 
-        With :attr:`readout_feed`: the embedding, then ``state_head``'s standardised read-out.
+        With :attr:`readout_feed`: the embedding, then ``state_head``'s standardised read-out; with
+        :attr:`readout_only` as well: the read-out alone.
 
         The read-out is detached: only ``DistillConfig.state_aux`` trains it, so it stays a supervised estimate of
         the state, and Eq. 3 cannot bend it towards whatever fits the teacher's latents on D's appearances.
@@ -111,7 +121,8 @@ class StudentWorldModel(nn.Module):
         if not self.readout_feed:
             return embed
         assert self.state_head is not None  # __init__ refuses readout_feed without it
-        return torch.cat([embed, self.state_head(embed).detach()], -1)
+        readout = self.state_head(embed).detach()  # (..., aux_dim)
+        return readout if self.readout_only else torch.cat([embed, readout], -1)
 
     def embed(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The posterior's input for observations ``{key: (..., *shape)}``: :meth:`posterior_input` of the encoder."""
