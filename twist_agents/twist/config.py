@@ -146,7 +146,10 @@ class DistillConfig:
     Franka BlockPush with held-out appearances the linear read-out from the encoder finds the cube to 2.3-4.6 cm,
     the latent the teacher's actor reads only to 6.7-9.2 cm: the posterior's MLP reads the embedding in a way fitted
     to D's appearances, and a few supervised numbers are an input that carries over to new ones. The teacher's
-    posterior reads the state itself, so this gives the student's the nearest thing it has."""
+    posterior reads the state itself, so this gives the student's the nearest thing it has. Measured (BlockPush, D of
+    nine texture families and 256 textures, read-out pretraining, 30 minutes, seeds 2 / 3, 100 held-out trials):
+    success 17/100, 18/100 against 12/100, 15/100 without it, the latent's cube error on held-out scripted pushes
+    5.8 / 5.4 cm against 7.1 / 7.9. Better on both seeds, but each within a seed's +-7 points at 100 trials."""
     readout_only: bool = False
     """Not in the paper: with :attr:`readout_feed`, the posterior reads the read-out *instead of* the embedding, so
     the images reach the latent only as :attr:`state_aux_dims`' supervised estimate and the rest of the state
