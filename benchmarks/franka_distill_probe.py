@@ -142,12 +142,14 @@ VARIANTS["state-aux-pos-short-shift-latent20-pretrain-cached"] = {
 }
 # The cached student whose posterior reads the encoder's read-out of the positions beside the embedding
 # (DistillConfig.readout_feed): on held-out looks that head reads the cube to 2.3-4.6 cm, the latent to 6.7-9.2.
+# Measured (30 minutes, seeds 2 / 3, the wide D): held-out success 34/200, 33/200 against 27/200, 25/200 without it.
 VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed"] = {
     **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached"],
     "readout_feed": True,
 }
 # The same with the posterior reading that read-out *instead of* the embedding (DistillConfig.readout_only): the
 # images reach the latent only as the supervised positions, the arm's state comes from the sequence model.
+# Measured (same settings): 2/100, 4/100 held-out, 0/20 on the training appearances: far worse.
 VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-only"] = {
     **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed"],
     "readout_only": True,
