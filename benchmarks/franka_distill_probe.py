@@ -43,7 +43,10 @@ on the same episodes:
 * the read-out of ``franka_twist.student_readout`` (cube and tip xy error in cm, ``test`` and ``train``
   appearances, scripted and student-driven episodes);
 * for a student with a ``state_aux`` head in data units, that head's read-out on D's own frames
-  (:func:`aux_fit_on_d`): far below the scripted pushes' error, it memorises D.
+  (:func:`aux_fit_on_d`): far below the scripted pushes' error, it memorises D;
+* with ``--head-cube``, for a student whose head reads the cube's position: the teacher on the true state beside
+  the teacher handed the cube as that head reads it from each frame (:class:`HeadCube`), on the
+  ``--heldout-trials`` held-out trials: what the student would reach if its latent carried its encoder's reading.
 
 Writes ``benchmarks/results/franka_distill_probe.json`` (one entry per variant and seed; a rerun replaces it)::
 
@@ -488,6 +491,86 @@ def aux_fit_on_d(agent: Any, episodes_dir: Path, episodes: int = 40) -> dict[str
     return result
 
 
+class HeadCube:
+    """The teacher on the true state, with the cube's position taken from a TWIST student's ``state_aux`` head.
+
+    An Agent (``act(obs, state, explore)``) for a paired env: every step the student's encoder embeds the frame,
+    its linear head reads the cube's position (in metres, through the head's data-unit standardiser), and that
+    read-out replaces the state's ``block_pos`` before the teacher's world model filters it and its actor acts.
+    The arm's state, the goal, and the cube's orientation and velocity stay true. So it asks: if the student's
+    *latent* carried the cube exactly as well as its own encoder reads it from one frame (and the rest of the
+    state were right), how often would the teacher's actor succeed? Near the students' own rate, the encoder's
+    reading is the limit; near the teacher's, what the distillation loses between the encoder and the latent is.
+    With ``replace=False`` it is the teacher on the true state in the same env, the reference. Each step's
+    read-out error is kept in :attr:`errors` (``(3,)`` metres, appended per step) and episodes split by
+    :attr:`starts`.
+    """
+
+    def __init__(self, agent: Any, replace: bool = True) -> None:
+        from twist_envs.franka.sim import STATE_SLICES
+
+        norm = agent.student.state_aux_norm
+        if norm is None or agent.config.state_aux_units != "data":
+            raise ValueError("HeadCube: the student has no state_aux head in data units")
+        dims = list(agent.config.state_aux_dims) or list(range(norm.mean.shape[0]))
+        block = STATE_SLICES["block_pos"]
+        if not set(range(block.start, block.stop)) <= set(dims):
+            raise ValueError("HeadCube: the student's state_aux head does not read the cube's position")
+        self.agent, self.replace = agent, replace
+        self.block = block
+        self.cols = [dims.index(i) for i in range(block.start, block.stop)]  # the head's outputs for block_pos
+        self.errors: list[np.ndarray] = []
+        self.starts: list[int] = []
+
+    def act(self, obs: Any, state: Any, explore: bool) -> tuple[np.ndarray, Any]:
+        """The teacher's action for ``obs`` (``{"state", "pixels"}``) with the cube read by the head."""
+        import torch
+
+        s = np.array(obs["state"], dtype=np.float32)  # (34,), a copy
+        student = self.agent.student
+        with torch.no_grad():
+            emb = student.encoder({"pixels": torch.as_tensor(np.asarray(obs["pixels"])[None])})  # (1, E)
+            read = student.state_aux_norm.inverse(student.state_head(emb))[0].numpy()  # (len(dims),)
+        cube = read[self.cols].astype(np.float32)  # (3,) metres
+        if state is None:
+            self.starts.append(len(self.errors))
+        self.errors.append(cube - s[self.block])
+        if self.replace:
+            s[self.block] = cube
+        return self.agent.teacher.act({"state": s}, state, explore)
+
+
+def head_cube_success(agent: Any, trials: int, split: str = "test", **env_kwargs: Any) -> dict[str, Any]:
+    """:class:`HeadCube` on the held-out trials (``split``'s appearances, reset seeds 50000 on, the policy's mode).
+
+    The teacher on the true state (``teacher_true_state``) and with the student head's cube
+    (``teacher_cube_from_head``), in the same paired env, each with the head's xy error in cm over every step (root
+    mean square) and its per-episode bias (root mean square over episodes of each episode's mean error vector).
+    ``env_kwargs``: more env settings."""
+    from franka_twist import EVAL_SEED
+
+    from twist_agents.training.evaluate import evaluate, make_eval_env
+
+    out: dict[str, Any] = {"trials": trials, "split": split}
+    for name, replace in (("teacher_true_state", False), ("teacher_cube_from_head", True)):
+        policy = HeadCube(agent, replace=replace)
+        env = make_eval_env(ENV, ("state", "pixels"), split=split, **env_kwargs)
+        try:
+            res = evaluate(policy, env, None, episodes=trials, seed=EVAL_SEED, progress=False)
+        finally:
+            env.close()
+        err = np.stack(policy.errors)[:, :2]  # (steps, 2): xy, metres
+        bias = np.stack([e.mean(0) for e in np.split(err, policy.starts[1:])])  # (episodes, 2)
+        out[name] = {
+            "success": float(np.mean(res.successes)),
+            "mean_return": float(np.mean(res.returns)),
+            "successes": [int(x) for x in res.successes],
+            "head_cube_xy_error_cm": round(100 * float(np.sqrt((err**2).sum(1).mean())), 2),
+            "head_cube_xy_bias_cm": round(100 * float(np.sqrt((bias**2).sum(1).mean())), 2),
+        }
+    return out
+
+
 def main() -> None:
     """Distil (resuming), evaluate the new and the grid's student, write the entry."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -541,6 +624,17 @@ def main() -> None:
         default=TRIALS,
         help=f"above {TRIALS}: the entry gains heldout_more, the held-out trials with this many reset seeds "
         f"(50000 on; the first {TRIALS} are heldout's)",
+    )
+    p.add_argument(
+        "--head-cube",
+        action="store_true",
+        help="the entry gains head_cube (head_cube_success): on the --heldout-trials held-out trials, the teacher on "
+        "the true state beside the teacher with the cube's position read by the student's state_aux head",
+    )
+    p.add_argument(
+        "--brief",
+        action="store_true",
+        help="skip looks_swapped and held_parts (120 of the evaluation's episodes) when time is short",
     )
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args()
@@ -637,7 +731,9 @@ def main() -> None:
         + (" --wide-textures" if a.wide_textures else "")
         + (f" --bank {a.bank}" if a.bank != 32 else "")
         + (f" --held-fraction {a.held_fraction:g}" if a.held_fraction > 0 else "")
-        + (f" --heldout-trials {a.heldout_trials}" if a.heldout_trials > TRIALS else ""),
+        + (f" --heldout-trials {a.heldout_trials}" if a.heldout_trials > TRIALS else "")
+        + (" --head-cube" if a.head_cube else "")
+        + (" --brief" if a.brief else ""),
         "source_run": str(source),
         "teacher_run": str(teacher_run),
         "teacher_env_steps": read_summary(teacher_run).get("teacher_env_steps"),
@@ -657,8 +753,10 @@ def main() -> None:
         # The same trials on the training appearances: what the student does where its read-out was fitted
         # separates distillation from generalisation to unseen looks.
         "train_looks": heldout_success(agent, split="train", **eval_kwargs),
-        "looks_swapped": looks_swapped(agent, **eval_kwargs),
-        "held_parts": held_parts(agent, not a.no_camera_jitter, **d_looks(a.wide_textures, a.bank)),
+        "looks_swapped": None if a.brief else looks_swapped(agent, **eval_kwargs),
+        "held_parts": None
+        if a.brief
+        else held_parts(agent, not a.no_camera_jitter, **d_looks(a.wide_textures, a.bank)),
         "readout": student_readout(agent, ENV, **eval_kwargs),
         "aux_fit_on_d": aux_fit_on_d(agent, run_dir / "teacher" / "episodes"),
     }
@@ -685,6 +783,8 @@ def main() -> None:
         )
     if a.heldout_trials > TRIALS:  # the target metric with a tighter interval; the first 20 repeat ``heldout``
         entry["heldout_more"] = heldout_success(agent, trials=a.heldout_trials, **eval_kwargs)
+    if a.head_cube:  # the student's encoder reading the cube for the teacher: the latent's loss, bounded
+        entry["head_cube"] = head_cube_success(agent, a.heldout_trials, **eval_kwargs)
     if a.no_camera_jitter:  # the same trials with the camera jitter the student never saw
         entry["heldout_camera_jitter"] = heldout_success(agent)
     entry.update(

@@ -408,3 +408,62 @@ def test_heldout_success_with_more_trials_keeps_each_trial_and_the_default_keeps
     monkeypatch.setattr("sys.argv", ["franka_distill_probe.py", "--heldout-trials", "10"])
     with pytest.raises(SystemExit, match="--heldout-trials must be >= 20, got 10"):
         probe.main()
+
+
+def test_head_cube_hands_the_teacher_the_heads_cube_and_the_rest_of_the_true_state(monkeypatch):
+    """``franka_distill_probe.HeadCube``: the teacher acts on the true state with only ``block_pos`` replaced by
+    the student's ``state_aux`` head (in metres, through its standardiser); ``replace=False`` passes the state
+    untouched; the head's error is kept per step. ``head_cube_success`` runs both on the same trials, and a student
+    whose head does not read the cube is refused."""
+    import numpy as np
+    import torch
+
+    from twist_agents.dreamer.agent import DreamerAgent
+    from twist_agents.dreamer.config import dreamer_config
+    from twist_agents.training.envs import make_env
+    from twist_agents.twist.agent import TwistAgent
+    from twist_agents.twist.config import distill_config
+    from twist_envs.franka.sim import STATE_SLICES
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    env = make_env(probe.ENV, 0, obs_mode="paired", randomization="none", max_episode_steps=3)
+    obs, _ = env.reset(seed=3)
+    shapes = {k: env.observation_space[k].shape for k in ("state", "pixels")}
+    teacher = DreamerAgent(dreamer_config("debug"), shapes, env.action_space, seed=0)
+    env.close()
+    cfg = distill_config("debug", state_aux=1.0, state_aux_dims=probe.POSITIONS)
+    agent = TwistAgent(teacher, {"pixels": shapes["pixels"]}, cfg, seed=0)
+    # A head that always answers the standardiser's mean: the read-out is that mean, whatever the frame.
+    mean = np.array([0.1, 0.2, 0.3, 0.45, -0.05, 0.02], np.float32)  # ee_pos, then block_pos (m)
+    agent.student.state_aux_norm.update(torch.as_tensor(mean[None] + np.array([[0.0], [0.0]], np.float32)))
+    with torch.no_grad():
+        agent.student.state_head.weight.zero_()
+        agent.student.state_head.bias.zero_()
+    read = agent.student.state_aux_norm.inverse(torch.zeros(1, 6))[0].numpy()
+    seen = []
+    monkeypatch.setattr(teacher, "act", lambda o, s, e: (seen.append(o["state"].copy()), (np.zeros(4), "h"))[1])
+    block = STATE_SLICES["block_pos"]
+    for replace in (True, False):
+        policy = probe.HeadCube(agent, replace=replace)
+        assert policy.act(obs, None, False)[1] == "h"
+        policy.act(obs, "h", False)
+        expect = obs["state"].copy()
+        if replace:
+            expect[block] = read[3:]
+        np.testing.assert_allclose(seen[-1], expect, atol=1e-6)
+        assert policy.starts == [0] and len(policy.errors) == 2
+        np.testing.assert_allclose(policy.errors[0], read[3:] - obs["state"][block], atol=1e-6)
+    monkeypatch.undo()  # the real teacher again, for the end-to-end call
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    out = probe.head_cube_success(agent, trials=2, max_episode_steps=3)
+    assert out["trials"] == 2 and out["split"] == "test"
+    for name in ("teacher_true_state", "teacher_cube_from_head"):
+        assert len(out[name]["successes"]) == 2
+        # A constant read-out of a cube that does not move in 3 steps: the error is its bias.
+        assert out[name]["head_cube_xy_error_cm"] == pytest.approx(out[name]["head_cube_xy_bias_cm"], rel=0.05)
+    tip_only = distill_config("debug", state_aux=1.0, state_aux_dims=probe.POSITIONS[:3])
+    with pytest.raises(ValueError, match="does not read the cube's position"):
+        probe.HeadCube(TwistAgent(teacher, {"pixels": shapes["pixels"]}, tip_only, seed=0))
