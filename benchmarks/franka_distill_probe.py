@@ -501,7 +501,11 @@ class HeadCube:
     *latent* carried the cube exactly as well as its own encoder reads it from one frame (and the rest of the
     state were right), how often would the teacher's actor succeed? Near the students' own rate, the encoder's
     reading is the limit; near the teacher's, what the distillation loses between the encoder and the latent is.
-    With ``replace=False`` it is the teacher on the true state in the same env, the reference. Each step's
+    Measured (BlockPush, seeds 4 / 5, teachers at 80 minutes, a 10-minute ``readout_feed`` student on D drawn with
+    nine families, 256 textures and no jitter, 100 held-out trials): 9/100 and 21/100 against 43/100 and 51/100 on
+    the true state; the head's error is mostly a per-episode bias (5.8-7.2 cm of 6.4-7.6). The reading, not only
+    the latent, is the limit. With ``replace=False`` it is the teacher on the true state in the same env, the
+    reference. Each step's
     read-out error is kept in :attr:`errors` (``(3,)`` metres, appended per step) and episodes split by
     :attr:`starts`.
     """
