@@ -504,10 +504,10 @@ class HeadCube:
     Measured (BlockPush, seeds 4 / 5, teachers at 80 minutes, a 10-minute ``readout_feed`` student on D drawn with
     nine families, 256 textures and no jitter, 100 held-out trials): 9/100 and 21/100 against 43/100 and 51/100 on
     the true state; the head's error is mostly a per-episode bias (5.8-7.2 cm of 6.4-7.6). The reading, not only
-    the latent, is the limit. With ``replace=False`` it is the teacher on the true state in the same env, the
-    reference. Each step's
-    read-out error is kept in :attr:`errors` (``(3,)`` metres, appended per step) and episodes split by
-    :attr:`starts`.
+    the latent, is the limit.
+
+    With ``replace=False`` it is the teacher on the true state in the same env, the reference. Each step's read-out
+    error is kept in :attr:`errors` (``(3,)`` metres, appended per step) and episodes split by :attr:`starts`.
     """
 
     def __init__(self, agent: Any, replace: bool = True) -> None:
