@@ -451,6 +451,15 @@ def held_parts(agent: Any, camera_jitter: bool, **looks: Any) -> dict[str, dict[
     return out
 
 
+def head_dims(agent: Any) -> list[int] | None:
+    """The state dimensions a TWIST student's ``state_aux`` head reads, in its output order; ``None`` without a head
+    in data units (only those can be turned back into metres by the head's own standardiser)."""
+    norm = agent.student.state_aux_norm
+    if norm is None or agent.config.state_aux_units != "data":
+        return None
+    return list(agent.config.state_aux_dims) or list(range(norm.mean.shape[0]))
+
+
 def aux_fit_on_d(agent: Any, episodes_dir: Path, episodes: int = 40) -> dict[str, Any] | None:
     """The ``state_aux`` head's read-out of the cube's and the tip's xy on D's own frames (what it was fit on).
 
@@ -462,10 +471,10 @@ def aux_fit_on_d(agent: Any, episodes_dir: Path, episodes: int = 40) -> dict[str
     import torch
     from franka_twist import readout_parts
 
-    norm = agent.student.state_aux_norm
-    if norm is None or agent.config.state_aux_units != "data":
+    dims = head_dims(agent)
+    if dims is None:
         return None
-    dims = list(agent.config.state_aux_dims) or list(range(norm.mean.shape[0]))
+    norm = agent.student.state_aux_norm
     files = sorted(episodes_dir.glob("*.npz"))
     pick = np.random.default_rng(0).choice(len(files), min(episodes, len(files)), replace=False)
     true, read = [], []
@@ -513,10 +522,9 @@ class HeadCube:
     def __init__(self, agent: Any, replace: bool = True) -> None:
         from twist_envs.franka.sim import STATE_SLICES
 
-        norm = agent.student.state_aux_norm
-        if norm is None or agent.config.state_aux_units != "data":
+        dims = head_dims(agent)
+        if dims is None:
             raise ValueError("HeadCube: the student has no state_aux head in data units")
-        dims = list(agent.config.state_aux_dims) or list(range(norm.mean.shape[0]))
         block = STATE_SLICES["block_pos"]
         if not set(range(block.start, block.stop)) <= set(dims):
             raise ValueError("HeadCube: the student's state_aux head does not read the cube's position")
