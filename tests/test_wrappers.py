@@ -130,6 +130,27 @@ def test_wide_training_families_are_disjoint_from_the_held_out_ones_and_each_dra
     assert np.array_equal(wide.texture("test", 5, (16, 16)), ProceduralTextures().texture("test", 5, (16, 16)))
 
 
+def test_collage_textures_cut_two_training_textures_along_a_third_and_fill_half_the_bank(monkeypatch):
+    from wrappers.textures import COLLAGE_TRAIN_FAMILIES, FAMILIES, TEST_FAMILIES, WIDE_TRAIN_FAMILIES
+
+    src = ProceduralTextures(train_families=COLLAGE_TRAIN_FAMILIES)
+    assert set(COLLAGE_TRAIN_FAMILIES) == {*WIDE_TRAIN_FAMILIES, "collage"}
+    assert set(COLLAGE_TRAIN_FAMILIES).isdisjoint(TEST_FAMILIES) and src.families("test") == TEST_FAMILIES
+    assert sum(src.family_of("train", i) == "collage" for i in range(180)) == 90
+    real = [FAMILIES["collage"](np.random.default_rng(s), 32, 32) for s in (0, 0, 1)]
+    assert real[0].shape == (32, 32, 3) and 0.0 <= real[0].min() and real[0].max() <= 1.0
+    assert np.array_equal(real[0], real[1]) and not np.array_equal(real[0], real[2])
+    # Each training family replaced by its own level plus a faint left-to-right ramp: the third texture's median
+    # split is then the image's left and right halves, and each half shows exactly one of two other families.
+    for i, name in enumerate(WIDE_TRAIN_FAMILIES):
+        level = np.full((16, 16, 3), 0.1 + 0.08 * i) + 0.001 * np.arange(16)[None, :, None]
+        monkeypatch.setitem(FAMILIES, name, lambda rng, h, w, img=level: img.copy())
+    for seed in range(5):
+        img = FAMILIES["collage"](np.random.default_rng(seed), 16, 16)
+        left, right = ((np.round((img[:, half, 0] - 0.1) / 0.08)).astype(int) for half in (slice(0, 8), slice(8, 16)))
+        assert len(set(left.ravel())) == 1 and len(set(right.ravel())) == 1 and left[0, 0] != right[0, 0]
+
+
 def test_folder_textures_split_by_video_and_read_images(tmp_path):
     import imageio.v3 as iio
 

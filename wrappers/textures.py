@@ -207,6 +207,19 @@ def _bricks(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return np.where(mortar[..., None], _palette(rng, 1)[0][None, None], shades[brick_id])
 
 
+def _collage(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Two textures of :data:`WIDE_TRAIN_FAMILIES` cut together along the two-tone mask of a third.
+
+    Blobs filled with stripes, bricks half speckled. Built only from training families, so it adds no held-out
+    shape; what it adds is structure at two scales at once, and many more distinct textures than the families alone.
+    """
+    a, b, m = rng.choice(len(WIDE_TRAIN_FAMILIES), 3, replace=False)
+    first = FAMILIES[WIDE_TRAIN_FAMILIES[a]](rng, h, w)
+    second = FAMILIES[WIDE_TRAIN_FAMILIES[b]](rng, h, w)
+    lum = FAMILIES[WIDE_TRAIN_FAMILIES[m]](rng, h, w).mean(-1)  # (h, w)
+    return np.where((lum > np.median(lum))[..., None], first, second)
+
+
 FAMILIES: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
     "checker": _checker,
     "stripes": _stripes,
@@ -220,6 +233,7 @@ FAMILIES: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
     "plaid": _plaid,
     "speckle": _speckle,
     "bricks": _bricks,
+    "collage": _collage,
 }
 """Every procedural family by name."""
 
@@ -237,6 +251,12 @@ WIDE_TRAIN_FAMILIES)`` as an env's ``texture_source``. None of the five is a var
 concentric rings, no Voronoi cells, no noise-warped stripes). With 256 textures per bank
 (``FrankaSimEnv(train_textures=256)``) a supervised read-out of the BlockPush cube from single frames misread it on
 held-out appearances by 2.5 / 2.5 cm (two seeds), against 3.2 / 3.9 cm with the default four families and 32."""
+
+
+COLLAGE_TRAIN_FAMILIES: tuple[str, ...] = (*WIDE_TRAIN_FAMILIES, *("collage",) * len(WIDE_TRAIN_FAMILIES))
+""":data:`WIDE_TRAIN_FAMILIES` and as many ``collage`` textures cut from them (``family_of`` goes round-robin over
+the names, so listing ``collage`` nine times makes half of a bank collages). Still disjoint from
+:data:`TEST_FAMILIES`."""
 
 
 class ProceduralTextures:
