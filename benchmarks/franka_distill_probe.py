@@ -23,10 +23,12 @@ distils on to ``--budget-minutes`` in total (:func:`dagger_run`; entry ``<name>_
 (:func:`rerendered_teacher`; the teacher is the same) and is evaluated without it, then with it
 (``heldout_camera_jitter``); entry ``<name>_nocam_seed<s>``. With ``--wide-textures`` D is drawn again with
 nine training texture families instead of four (:data:`~wrappers.textures.WIDE_TRAIN_FAMILIES`); the held-out
-trials are unchanged; entry ``<name>[_nocam]_wide_seed<s>``; with ``--bank N`` each bank holds N training textures
-instead of 32 (entry ``..._bank<N>_seed<s>``); with ``--held-fraction F`` that share of D's episodes holds its
-appearance for the episode (entry ``..._held<F>_seed<s>``; measured at 0.5 with the wide textures and 256: held-out
-success 10/100, 17/100 against 12/100, 15/100 without, no change). With ``--heldout-trials N`` (N > 20) the entry gains
+trials are unchanged; entry ``<name>[_nocam]_wide_seed<s>``; with ``--collage-textures`` from those nine and as many
+collages of them (:data:`~wrappers.textures.COLLAGE_TRAIN_FAMILIES`; entry ``..._collage_seed<s>``); with
+``--bank N`` each bank holds N training textures instead of 32 (entry ``..._bank<N>_seed<s>``); with
+``--held-fraction F`` that share of D's episodes holds its appearance for the episode (entry
+``..._held<F>_seed<s>``; measured at 0.5 with the wide textures and 256: held-out success 10/100, 17/100 against
+12/100, 15/100 without, no change). With ``--heldout-trials N`` (N > 20) the entry gains
 ``heldout_more``: the held-out trials again with N reset seeds (50000 on; the first 20 are ``heldout``'s), for
 success rates 20 trials cannot separate (near 15% success a seed's 95% interval is +-16 points at 20, +-7 at
 100); a student of a trained-on teacher gains ``teacher_state_more``, that teacher on state over the same N. This
@@ -149,6 +151,27 @@ VARIANTS["state-aux-pos-short-shift-latent20-pretrain-cached"] = {
 VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed"] = {
     **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached"],
     "readout_feed": True,
+}
+# The feed student with the encoder's channels doubled (DistillConfig.cnn_depth 32, the cpu preset's 16): with the
+# feed, the teacher handed the cube as the 16-channel head reads it from each held-out frame succeeds in 16/100,
+# 20/100 trials (seeds 4 / 5, 20 minutes) where on the true state it succeeds in 43/100, 51/100; the head's error is
+# mostly a bias held for the episode. Does a wider encoder read unseen looks better? ~3x the cost per frame.
+# Measured (same D and teachers, 20 minutes: 5000 pretraining updates took ~12 of them, then 606 / 606 distillation
+# updates): the teacher with the head's cube 16/100, 26/100 (the 16-channel heads: 16/100, 20/100; discordant trials
+# 12 / 12 and 16 / 22, within the noise), the head's error on the true-state teacher's episodes 4.5 / 4.7 cm (5.4 /
+# 4.3); the students themselves 6/100, 8/100 after 606 updates. Not the lever on its own.
+VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed-d32"] = {
+    **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached"],
+    "readout_feed": True,
+    "cnn_depth": 32,
+}
+# The feed student with four times the read-out pretraining (20000 updates of 64 frames, ~7 passes over D instead of
+# ~2): after 5000 the 16-channel head still misreads D's own frames by 3.5 cm (seeds 4 / 5, 20 minutes), where the
+# supervised probe's encoder fits its frames to 1-1.5 cm: it underfits.
+VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed-pre20k"] = {
+    **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached"],
+    "readout_feed": True,
+    "readout_pretrain": 20000,
 }
 # The same with the posterior reading that read-out *instead of* the embedding (DistillConfig.readout_only): the
 # images reach the latent only as the supervised positions, the arm's state comes from the sequence model.
@@ -284,13 +307,16 @@ def held_terms(terms: Any, names: Any) -> tuple[Any, ...]:
     return tuple(dataclasses.replace(t, when="reset") if t.name in names else t for t in terms)
 
 
-def d_looks(wide_textures: bool = False, bank: int = 32) -> dict[str, Any]:
+def d_looks(wide_textures: bool = False, bank: int = 32, collage: bool = False) -> dict[str, Any]:
     """The env settings a redrawn D's textures come from: ``train_textures=bank`` and, with ``wide_textures``, a
-    texture source of :data:`~wrappers.textures.WIDE_TRAIN_FAMILIES`."""
-    from wrappers.textures import WIDE_TRAIN_FAMILIES, ProceduralTextures
+    texture source of :data:`~wrappers.textures.WIDE_TRAIN_FAMILIES`; with ``collage``, of
+    :data:`~wrappers.textures.COLLAGE_TRAIN_FAMILIES` (those nine, and as many collages of them)."""
+    from wrappers.textures import COLLAGE_TRAIN_FAMILIES, WIDE_TRAIN_FAMILIES, ProceduralTextures
 
     looks: dict[str, Any] = {"train_textures": bank}
-    if wide_textures:
+    if collage:
+        looks["texture_source"] = ProceduralTextures(train_families=COLLAGE_TRAIN_FAMILIES)
+    elif wide_textures:
         looks["texture_source"] = ProceduralTextures(train_families=WIDE_TRAIN_FAMILIES)
     return looks
 
@@ -303,6 +329,7 @@ def rerendered_teacher(
     wide_textures: bool = False,
     bank: int = 32,
     held_fraction: float = 0.0,
+    collage: bool = False,
 ) -> Path:
     """A copy of the teacher run ``source`` whose dataset D is drawn again, by default without the camera jitter.
 
@@ -310,7 +337,8 @@ def rerendered_teacher(
     from the states (:meth:`~twist_envs.franka.sim.FrankaSimEnv.render_states`) with the train split of
     ``franka_terms(camera_jitter=camera_jitter)``: fresh appearances every step, the camera where it stands unless
     jittered. With ``wide_textures`` the env's textures come from
-    :data:`~wrappers.textures.WIDE_TRAIN_FAMILIES` (nine training families, not four; the held-out ones unchanged);
+    :data:`~wrappers.textures.WIDE_TRAIN_FAMILIES` (nine training families, not four; the held-out ones unchanged),
+    with ``collage`` from :data:`~wrappers.textures.COLLAGE_TRAIN_FAMILIES` (half of them collages of those nine);
     ``bank`` is how many training textures the env holds per bank (its ``train_textures``). ``held_fraction``: this
     share of the episodes (drawn by ``seed``) holds every appearance term for the episode, as the held-out trials
     and the real world do, instead of redrawing it every step (not in the paper).
@@ -335,7 +363,7 @@ def rerendered_teacher(
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, dst / item.name)
     if not (run / "summary.json").exists():
         shutil.copy2(source / "summary.json", run / "summary.json")
-    extra = d_looks(wide_textures, bank)
+    extra = d_looks(wide_textures, bank, collage)
     terms = franka_terms(camera_jitter=camera_jitter)
     env = gym.make(ENV, obs_mode="paired", randomization="train", terms=terms, **extra)
     held_env = None
@@ -357,7 +385,8 @@ def rerendered_teacher(
         env.close()
         if held_env is not None:
             held_env.close()
-    how = ("with" if camera_jitter else "without") + " the camera jitter" + (", wide textures" if wide_textures else "")
+    how = ("with" if camera_jitter else "without") + " the camera jitter"
+    how += ", collage textures" if collage else ", wide textures" if wide_textures else ""
     how += f", {bank} training textures per bank" + (f", {int(held.sum())} episodes held" if held_fraction else "")
     done.write_text(f"teacher of {source}; D drawn again {how}\n")
     return run
@@ -516,7 +545,8 @@ class HeadCube:
     mostly a per-episode bias (5.8-7.2 cm of 6.4-7.6). The reading, not only the latent, is the limit.
 
     With ``replace=False`` it is the teacher on the true state in the same env, the reference. Each step's read-out
-    error is kept in :attr:`errors` (``(3,)`` metres, appended per step) and episodes split by :attr:`starts`.
+    error is kept in :attr:`errors` (``(3,)`` metres, appended per step), the true cube's xy distance from the goal
+    in :attr:`goal_dists` (metres, per step) and episodes split by :attr:`starts`.
     """
 
     def __init__(self, agent: Any, replace: bool = True) -> None:
@@ -529,9 +559,10 @@ class HeadCube:
         if not set(range(block.start, block.stop)) <= set(dims):
             raise ValueError("HeadCube: the student's state_aux head does not read the cube's position")
         self.agent, self.replace = agent, replace
-        self.block = block
+        self.block, self.goal = block, STATE_SLICES["goal_pos"]
         self.cols = [dims.index(i) for i in range(block.start, block.stop)]  # the head's outputs for block_pos
         self.errors: list[np.ndarray] = []
+        self.goal_dists: list[float] = []
         self.starts: list[int] = []
 
     def act(self, obs: Any, state: Any, explore: bool) -> tuple[np.ndarray, Any]:
@@ -547,9 +578,20 @@ class HeadCube:
         if state is None:
             self.starts.append(len(self.errors))
         self.errors.append(cube - s[self.block])
+        self.goal_dists.append(float(np.hypot(*(s[self.block][:2] - s[self.goal][:2]))))
         if self.replace:
             s[self.block] = cube
         return self.agent.teacher.act({"state": s}, state, explore)
+
+
+NEAR_GOAL = 0.06
+"""Metres (xy) from the goal within which :func:`head_cube_success` counts a step as near it: BlockPush's success
+radius (5 cm) and 1 cm more, where a push that succeeds ends and stays."""
+
+
+def rms_cm(err: np.ndarray) -> float | None:
+    """Root mean square of ``(n, 2)`` xy errors in metres, in cm (2 decimals); ``None`` for no rows."""
+    return round(100 * float(np.sqrt((err**2).sum(1).mean())), 2) if len(err) else None
 
 
 def head_cube_success(agent: Any, trials: int, split: str = "test", **env_kwargs: Any) -> dict[str, Any]:
@@ -557,8 +599,10 @@ def head_cube_success(agent: Any, trials: int, split: str = "test", **env_kwargs
 
     The teacher on the true state (``teacher_true_state``) and with the student head's cube
     (``teacher_cube_from_head``), in the same paired env, each with the head's xy error in cm over every step (root
-    mean square) and its per-episode bias (root mean square over episodes of each episode's mean error vector).
-    ``env_kwargs``: more env settings."""
+    mean square) and its per-episode bias (root mean square over episodes of each episode's mean error vector; each
+    episode's in ``head_cube_xy_bias_episodes_cm``), and the error split by where the true cube lies: within
+    :data:`NEAR_GOAL` of the goal (``..._near_goal_cm``, the last steps of a push that succeeds) or farther
+    (``..._away_cm``); ``near_goal_steps`` is the share of steps near it. ``env_kwargs``: more env settings."""
     from franka_twist import EVAL_SEED
 
     from twist_agents.training.evaluate import evaluate, make_eval_env
@@ -573,12 +617,17 @@ def head_cube_success(agent: Any, trials: int, split: str = "test", **env_kwargs
             env.close()
         err = np.stack(policy.errors)[:, :2]  # (steps, 2): xy, metres
         bias = np.stack([e.mean(0) for e in np.split(err, policy.starts[1:])])  # (episodes, 2)
+        near = np.asarray(policy.goal_dists) < NEAR_GOAL  # (steps,)
         out[name] = {
             "success": float(np.mean(res.successes)),
             "mean_return": float(np.mean(res.returns)),
             "successes": [int(x) for x in res.successes],
             "head_cube_xy_error_cm": round(100 * float(np.sqrt((err**2).sum(1).mean())), 2),
             "head_cube_xy_bias_cm": round(100 * float(np.sqrt((bias**2).sum(1).mean())), 2),
+            "head_cube_xy_bias_episodes_cm": [round(100 * float(b), 1) for b in np.hypot(bias[:, 0], bias[:, 1])],
+            "head_cube_xy_error_near_goal_cm": rms_cm(err[near]),
+            "head_cube_xy_error_away_cm": rms_cm(err[~near]),
+            "near_goal_steps": round(float(near.mean()), 3),
         }
     return out
 
@@ -615,6 +664,12 @@ def main() -> None:
         action="store_true",
         help="distil on D drawn again with textures of wrappers.textures.WIDE_TRAIN_FAMILIES (nine training "
         "families, not four; rerendered_teacher); held-out trials unchanged; the entry's name gains _wide",
+    )
+    p.add_argument(
+        "--collage-textures",
+        action="store_true",
+        help="distil on D drawn again with the nine wide families and as many collages of them (wrappers.textures."
+        "COLLAGE_TRAIN_FAMILIES; rerendered_teacher); held-out trials unchanged; the entry's name gains _collage",
     )
     p.add_argument(
         "--bank",
@@ -658,11 +713,11 @@ def main() -> None:
         raise SystemExit(f"franka_distill_probe.py: --heldout-trials must be >= {TRIALS}, got {a.heldout_trials}")
     if not 0.0 <= a.held_fraction <= 1.0:
         raise SystemExit(f"franka_distill_probe.py: --held-fraction must be in [0, 1], got {a.held_fraction}")
-    redraw = a.no_camera_jitter or a.wide_textures or a.bank != 32 or a.held_fraction > 0
+    redraw = a.no_camera_jitter or a.wide_textures or a.collage_textures or a.bank != 32 or a.held_fraction > 0
     if redraw and a.dagger_steps:
         raise SystemExit(
             "franka_distill_probe.py: --dagger-steps does not combine with --no-camera-jitter, --wide-textures, "
-            "--bank or --held-fraction; choose one"
+            "--collage-textures, --bank or --held-fraction; choose one"
         )
     if not a.budget_minutes > 0 or not a.teacher_minutes >= 0 or a.dagger_steps < 0:
         raise SystemExit(
@@ -685,7 +740,8 @@ def main() -> None:
     if redraw:
         from twist_envs.franka.sim import franka_terms
 
-        suffix = ("_nocam" if a.no_camera_jitter else "") + ("_wide" if a.wide_textures else "")
+        suffix = "_nocam" if a.no_camera_jitter else ""
+        suffix += "_collage" if a.collage_textures else "_wide" if a.wide_textures else ""
         suffix += f"_bank{a.bank}" if a.bank != 32 else ""
         suffix += f"_held{a.held_fraction:g}" if a.held_fraction > 0 else ""
         name += suffix
@@ -699,6 +755,7 @@ def main() -> None:
             wide_textures=a.wide_textures,
             bank=a.bank,
             held_fraction=a.held_fraction,
+            collage=a.collage_textures,
         )
         # Held-out trials are the same either way (the test families do not change); ``train_looks`` keeps the
         # four default families' first 32 textures (the default D's own; for a wide or larger bank, other textures of
@@ -741,6 +798,7 @@ def main() -> None:
         + (f" --dagger-steps {a.dagger_steps}" if a.dagger_steps else "")
         + (" --no-camera-jitter" if a.no_camera_jitter else "")
         + (" --wide-textures" if a.wide_textures else "")
+        + (" --collage-textures" if a.collage_textures else "")
         + (f" --bank {a.bank}" if a.bank != 32 else "")
         + (f" --held-fraction {a.held_fraction:g}" if a.held_fraction > 0 else "")
         + (f" --heldout-trials {a.heldout_trials}" if a.heldout_trials > TRIALS else "")
@@ -758,7 +816,7 @@ def main() -> None:
         "readout_pretrain_done": summary.get("readout_pretrain_done"),
         "readout_pretrain_final_loss": summary.get("readout_pretrain_final_loss"),
         "camera_jitter": not a.no_camera_jitter,
-        "train_families": "wide" if a.wide_textures else "default",
+        "train_families": "collage" if a.collage_textures else "wide" if a.wide_textures else "default",
         "train_textures": a.bank,
         "held_fraction": a.held_fraction,
         "heldout": heldout_success(agent, **eval_kwargs),
@@ -768,7 +826,7 @@ def main() -> None:
         "looks_swapped": None if a.brief else looks_swapped(agent, **eval_kwargs),
         "held_parts": None
         if a.brief
-        else held_parts(agent, not a.no_camera_jitter, **d_looks(a.wide_textures, a.bank)),
+        else held_parts(agent, not a.no_camera_jitter, **d_looks(a.wide_textures, a.bank, a.collage_textures)),
         "readout": student_readout(agent, ENV, **eval_kwargs),
         "aux_fit_on_d": aux_fit_on_d(agent, run_dir / "teacher" / "episodes"),
     }

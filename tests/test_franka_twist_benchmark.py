@@ -317,6 +317,13 @@ def test_rerendered_teacher_draws_d_again_without_the_camera_jitter_with_wide_te
     wide_pixels = wide_store.load(wide_store.paths[0])["pixels"]
     assert not np.array_equal(wide_pixels, new["pixels"])
     assert (wide_pixels[0][red, 0] > 120).mean() > 0.8
+    # Collage textures: the env's source is the collage set, and the drawn frames differ from the wide ones.
+    looks = probe.d_looks(bank=40, collage=True)
+    assert looks["train_textures"] == 40 and "collage" in looks["texture_source"].families("train")
+    coll = probe.rerendered_teacher(source, tmp_path / "teacher140m_nocam_collage_s0", seed=0, collage=True, bank=40)
+    assert "collage textures" in (coll / "teacher" / "DONE").read_text()
+    coll_store = EpisodeStore(coll / "teacher" / "episodes")
+    assert not np.array_equal(coll_store.load(coll_store.paths[0])["pixels"], wide_pixels)
     # Held for the episode: the appearance stays, so later frames differ from each other far less than when it is
     # redrawn every step (only the arm moves between them).
     held = probe.rerendered_teacher(source, tmp_path / "teacher140m_nocam_held1_s0", seed=0, held_fraction=1.0)
@@ -456,6 +463,8 @@ def test_head_cube_hands_the_teacher_the_heads_cube_and_the_rest_of_the_true_sta
         np.testing.assert_allclose(seen[-1], expect, atol=1e-6)
         assert policy.starts == [0] and len(policy.errors) == 2
         np.testing.assert_allclose(policy.errors[0], read[3:] - obs["state"][block], atol=1e-6)
+        goal = obs["state"][STATE_SLICES["goal_pos"]]
+        assert policy.goal_dists[0] == pytest.approx(float(np.hypot(*(obs["state"][block][:2] - goal[:2]))))
     monkeypatch.undo()  # the real teacher again, for the end-to-end call
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     out = probe.head_cube_success(agent, trials=2, max_episode_steps=3)
@@ -464,6 +473,13 @@ def test_head_cube_hands_the_teacher_the_heads_cube_and_the_rest_of_the_true_sta
         assert len(out[name]["successes"]) == 2
         # A constant read-out of a cube that does not move in 3 steps: the error is its bias.
         assert out[name]["head_cube_xy_error_cm"] == pytest.approx(out[name]["head_cube_xy_bias_cm"], rel=0.05)
+        assert len(out[name]["head_cube_xy_bias_episodes_cm"]) == 2
+        # Every step lies on one side of NEAR_GOAL: the split's two parts recompose the whole error.
+        near, away, share = (
+            out[name][k] for k in ("head_cube_xy_error_near_goal_cm", "head_cube_xy_error_away_cm", "near_goal_steps")
+        )
+        whole = np.sqrt(share * (near or 0.0) ** 2 + (1 - share) * (away or 0.0) ** 2)
+        assert whole == pytest.approx(out[name]["head_cube_xy_error_cm"], rel=0.02)
     tip_only = distill_config("debug", state_aux=1.0, state_aux_dims=probe.POSITIONS[:3])
     with pytest.raises(ValueError, match="does not read the cube's position"):
         probe.HeadCube(TwistAgent(teacher, {"pixels": shapes["pixels"]}, tip_only, seed=0))
