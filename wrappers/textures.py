@@ -256,7 +256,10 @@ held-out appearances by 2.5 / 2.5 cm (two seeds), against 3.2 / 3.9 cm with the 
 COLLAGE_TRAIN_FAMILIES: tuple[str, ...] = (*WIDE_TRAIN_FAMILIES, *("collage",) * len(WIDE_TRAIN_FAMILIES))
 """:data:`WIDE_TRAIN_FAMILIES` and as many ``collage`` textures cut from them (``family_of`` goes round-robin over
 the names, so listing ``collage`` nine times makes half of a bank collages). Still disjoint from
-:data:`TEST_FAMILIES`."""
+:data:`TEST_FAMILIES`. Measured on Franka BlockPush (TWIST students with 20000 read-out pretraining updates, D drawn
+with 256 textures per bank, two seeds, 100 held-out trials): the teacher handed the cube as the student's encoder
+head reads it succeeded in 28/100, 32/100 trials against 20/100, 40/100 with :data:`WIDE_TRAIN_FAMILIES`; the
+students themselves 14/100, 15/100 against 11/100, 11/100. No change beyond the noise."""
 
 
 class ProceduralTextures:
