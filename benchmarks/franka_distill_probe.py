@@ -162,8 +162,7 @@ VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed"] = {
 # 12 / 12 and 16 / 22, within the noise), the head's error on the true-state teacher's episodes 4.5 / 4.7 cm (5.4 /
 # 4.3); the students themselves 6/100, 8/100 after 606 updates. Not the lever on its own.
 VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed-d32"] = {
-    **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached"],
-    "readout_feed": True,
+    **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed"],
     "cnn_depth": 32,
 }
 # The feed student with four times the read-out pretraining (20000 updates of 64 frames, ~7 passes over D instead of
@@ -175,8 +174,7 @@ VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed-d32"] = {
 # training-look trials; the 5000-update students resumed to the same 40 minutes (5422 / 5417 updates): 12/100, 10/100
 # (discordant trials 10 / 16 and 6 / 25). The first lever on the reading that moved it on both seeds.
 VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed-pre20k"] = {
-    **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached"],
-    "readout_feed": True,
+    **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed"],
     "readout_pretrain": 20000,
 }
 # The same with the posterior reading that read-out *instead of* the embedding (DistillConfig.readout_only): the
