@@ -124,3 +124,33 @@ def test_samplers_sharing_a_cache_load_each_episode_once(tmp_path, monkeypatch):
         SequenceSampler(store, seq_len=5, keys=("state",)).share_cache(frames)
     with pytest.raises(ValueError, match="same store"):
         SequenceSampler(EpisodeStore(tmp_path / "other"), seq_len=5).share_cache(frames)
+
+
+def test_sampler_focus_draws_its_share_from_the_named_episodes(tmp_path):
+    """``focus(paths, fraction)``: that share of the sequences starts in ``paths``; 0 (or no such path left in the
+    store) leaves the draws exactly as without it; a share outside [0, 1] is refused."""
+    store = EpisodeStore(tmp_path)
+    for i in range(8):
+        store.add(make_episode(20, offset=1000 * i, pixels=False))
+    picked = store.paths[5:7]  # states 5000.. and 6000..
+
+    def share_in_focus(sampler: SequenceSampler) -> float:
+        start = np.concatenate([sampler.sample(50)["state"][:, 0, 0] for _ in range(20)])  # (1000,)
+        return float(np.isin(start // 1000, [5, 6]).mean())
+
+    full = SequenceSampler(store, seq_len=4, seed=0)
+    full.focus(picked, 1.0)
+    assert share_in_focus(full) == 1.0
+    half = SequenceSampler(store, seq_len=4, seed=0)
+    half.focus(picked, 0.5)
+    assert 0.5 < share_in_focus(half) < 0.7  # half from the focus, a quarter of the rest lands there too
+    plain = SequenceSampler(store, seq_len=4, seed=0)
+    assert 0.15 < share_in_focus(plain) < 0.35
+    for fraction, paths in ((0.0, picked), (1.0, [tmp_path / "gone.npz"])):
+        same = SequenceSampler(store, seq_len=4, seed=2)
+        same.focus(paths, fraction)
+        np.testing.assert_array_equal(
+            same.sample(16)["state"], SequenceSampler(store, seq_len=4, seed=2).sample(16)["state"]
+        )
+    with pytest.raises(ValueError, match="fraction"):
+        full.focus(picked, 1.5)

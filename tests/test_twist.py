@@ -623,12 +623,12 @@ def test_latent_aux_reads_the_state_from_the_students_latent_through_the_frozen_
         TwistAgent(blind, {"pixels": SHAPES["pixels"]}, cfg)
 
 
-def test_readout_pretrain_fits_the_encoders_readout_alone_then_distillation_follows(tmp_path):
+def test_readout_pretrain_fits_the_encoders_readout_alone_then_distillation_follows(tmp_path, monkeypatch):
     """``readout_pretrain`` (not in the paper): updates of the state_aux read-out alone, on single frames of D; they
     move the encoder and its head, never the student's RSSM; ``distil`` runs them first (checkpointed, resumable,
     not counted as distillation updates), then distils; refused without the state_aux term."""
-    from twist_agents.data import EpisodeStore
-    from twist_agents.twist.pipeline import distil
+    from twist_agents.data import EpisodeStore, load_episode
+    from twist_agents.twist.pipeline import distil, top_return_episodes
 
     t = teacher()
     cfg = dataclasses.replace(CFG, lr=2e-3, state_aux=1.0, state_aux_dims=(0, 1, 2), readout_pretrain=30)
@@ -646,6 +646,8 @@ def test_readout_pretrain_fits_the_encoders_readout_alone_then_distillation_foll
         dataclasses.replace(CFG, readout_pretrain=10),
         dataclasses.replace(cfg, readout_pretrain=-1),
         dataclasses.replace(cfg, readout_pretrain_batch=0),
+        dataclasses.replace(cfg, readout_pretrain_focus=1.5),
+        dataclasses.replace(cfg, readout_pretrain_focus=0.5, readout_pretrain_focus_top=0.0),
     ):
         with pytest.raises(ValueError, match="readout_pretrain"):
             TwistAgent(t, {"pixels": SHAPES["pixels"]}, bad)
@@ -656,7 +658,7 @@ def test_readout_pretrain_fits_the_encoders_readout_alone_then_distillation_foll
         store.add(
             {
                 **ep,
-                "reward": np.zeros(12, np.float32),
+                "reward": np.full(12, [0.0, 2.0, 1.0][seed], np.float32),
                 "is_last": np.arange(12) == 11,
                 "is_terminal": np.zeros(12, bool),
             }
@@ -673,6 +675,22 @@ def test_readout_pretrain_fits_the_encoders_readout_alone_then_distillation_foll
         t, tmp_path / "d", tmp_path / "small", dataclasses.replace(run, cache_episodes=1), seed=0, progress=False
     )
     assert small.pretrain_updates == 30 and small.updates == 3
+    # readout_pretrain_focus draws its share of the frames from the episodes with the highest returns.
+    assert top_return_episodes(store, 0.5) == [store.paths[1], store.paths[2]]  # ceil(1.5): returns 24, 12 of 0
+    assert top_return_episodes(store, 0.1) == [store.paths[1]]  # at least one
+    focused = dataclasses.replace(run, readout_pretrain_focus=1.0, readout_pretrain_focus_top=0.3)
+    seen: list[np.ndarray] = []
+
+    def record(self: TwistAgent, frames: dict[str, np.ndarray]) -> float:
+        seen.append(frames["pixels"][:, 0])  # (64, H, W, C)
+        self.pretrain_updates += 1
+        return 0.0
+
+    monkeypatch.setattr(TwistAgent, "pretrain_update", record)
+    distil(t, tmp_path / "d", tmp_path / "focus", dataclasses.replace(focused, updates=0), seed=0, progress=False)
+    best = load_episode(store.paths[1])["pixels"]  # (12, H, W, C)
+    drawn = np.concatenate(seen)  # (30 * 64, H, W, C)
+    assert len(seen) == 30 and all((best == f).all(axis=(1, 2, 3)).any() for f in drawn)
 
 
 def test_readout_feed_gives_the_posterior_the_detached_readout_in_training_and_acting(tmp_path):

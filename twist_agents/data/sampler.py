@@ -48,6 +48,8 @@ class SequenceSampler:
         rng: a numpy ``Generator`` to draw from (its state is what a checkpoint should save).
         recent_fraction: share of sequences drawn from the newest ``recent_episodes`` episodes (0: uniform).
         recent_episodes: how many of the newest episodes count as recent.
+
+    :meth:`focus` names another subset of episodes that a share of the sequences is drawn from.
     """
 
     def __init__(
@@ -71,6 +73,22 @@ class SequenceSampler:
         self.recent_fraction = recent_fraction
         self.recent_episodes = recent_episodes
         self._cache: OrderedDict[Path, dict[str, np.ndarray]] = OrderedDict()
+        self._focus: frozenset[Path] = frozenset()
+        self._focus_fraction = 0.0
+
+    def focus(self, paths: Sequence[Path], fraction: float) -> None:
+        """Draw a share ``fraction`` of the sequences from the episodes ``paths``, the rest as before.
+
+        A sequence drawn so starts in one of them (weighted by length). ``paths`` no longer in the store are skipped;
+        when none is left, every sequence is drawn as before.
+
+        Raises:
+            ValueError: ``fraction`` outside [0, 1].
+        """
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"SequenceSampler.focus: fraction must be in [0, 1], got {fraction}")
+        self._focus = frozenset(Path(p) for p in paths)
+        self._focus_fraction = float(fraction)
 
     def _episode(self, path: Path) -> dict[str, np.ndarray]:
         if path in self._cache:
@@ -86,8 +104,11 @@ class SequenceSampler:
             self._cache.popitem(last=False)
         return ep
 
-    def _one(self, paths: list[Path], lengths: np.ndarray, recent: bool) -> dict[str, np.ndarray]:
-        if recent:
+    def _one(self, paths: list[Path], lengths: np.ndarray, recent: bool, focus: np.ndarray) -> dict[str, np.ndarray]:
+        if len(focus) and self._focus_fraction and self.rng.random() < self._focus_fraction:
+            w = lengths[focus] / lengths[focus].sum()
+            i = int(focus[self.rng.choice(len(w), p=w)])
+        elif recent:
             first = max(0, len(paths) - self.recent_episodes)
             w = lengths[first:] / lengths[first:].sum()
             i = first + int(self.rng.choice(len(w), p=w))
@@ -137,9 +158,10 @@ class SequenceSampler:
             if not paths:
                 raise RuntimeError("SequenceSampler.sample: the episode store is empty")
             lengths = np.array([self.store.length(p) for p in paths], np.float64)
+            focus = np.flatnonzero([p in self._focus for p in paths]) if self._focus else np.zeros(0, np.int64)
             try:
                 seqs = [
-                    self._one(paths, lengths, recent=bool(self.rng.random() < self.recent_fraction))
+                    self._one(paths, lengths, bool(self.rng.random() < self.recent_fraction), focus)
                     for _ in range(batch_size)
                 ]
             except _SetAside:

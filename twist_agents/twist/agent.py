@@ -106,6 +106,11 @@ class TwistAgent:
                     "DistillConfig.readout_pretrain must be >= 0 and readout_pretrain_batch >= 1, got "
                     f"{config.readout_pretrain} and {config.readout_pretrain_batch}"
                 )
+            if not 0.0 <= config.readout_pretrain_focus <= 1.0 or not 0.0 < config.readout_pretrain_focus_top <= 1.0:
+                raise ValueError(
+                    "DistillConfig.readout_pretrain_focus must be in [0, 1] and readout_pretrain_focus_top in (0, 1], "
+                    f"got {config.readout_pretrain_focus} and {config.readout_pretrain_focus_top}"
+                )
             if config.readout_pretrain > 0 and config.state_aux <= 0:
                 raise ValueError(
                     "DistillConfig.readout_pretrain trains the state_aux read-out: it needs state_aux > 0, got "

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,7 +39,7 @@ import numpy as np
 import torch
 
 from twist_agents.data import EpisodeStore, SequenceSampler
-from twist_agents.data.store import atomic_write
+from twist_agents.data.store import EPISODE_LOAD_ERRORS, atomic_write, load_episode
 from twist_agents.dreamer import DreamerAgent
 from twist_agents.dreamer.agent import atomic_torch_save
 from twist_agents.dreamer.trainer import train_dreamer
@@ -252,6 +253,8 @@ def _distil(
         frames = SequenceSampler(store, 1, keys=agent.batch_keys, cache_size=cache, seed=seed + 1)
         if shared:
             frames.share_cache(sampler)
+        if config.readout_pretrain_focus:
+            frames.focus(top_return_episodes(store, config.readout_pretrain_focus_top), config.readout_pretrain_focus)
     ckpt = out_dir / "ckpt.pt"
     prior_s = 0.0
     if resume and ckpt.exists():
@@ -319,6 +322,22 @@ def _distil(
         if len(pretrain_loss) >= 100:  # this call's last 100 read-out losses
             clock["readout_pretrain_final_loss"] = float(np.mean(pretrain_loss[-100:]))
     return agent, clock
+
+
+def top_return_episodes(store: EpisodeStore, share: float) -> list[Path]:
+    """The ``ceil(share * len(store))`` episodes of ``store`` with the highest returns (at least one), best first.
+
+    Reads only each episode's ``reward`` (an ``.npz`` loads its arrays lazily). An episode that fails to load is
+    set aside by the store and left out.
+    """
+    returns: list[tuple[float, Path]] = []
+    for path in store.paths:
+        try:
+            returns.append((float(load_episode(path, ("reward",))["reward"].sum()), path))
+        except EPISODE_LOAD_ERRORS as e:
+            store.set_aside(path, e)
+    returns.sort(key=lambda rp: -rp[0])
+    return [p for _, p in returns[: max(1, math.ceil(share * len(returns)))]]
 
 
 def train_teacher(
