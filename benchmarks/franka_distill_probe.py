@@ -646,6 +646,55 @@ def head_cube_success(agent: Any, trials: int, split: str = "test", **env_kwargs
     return out
 
 
+DEPLOY_KEYS = ("agent", "env_id", "preset", "seed", "max_episode_steps", "task_recipe", "train_randomization")
+"""What :func:`make_deployable` takes from the grid run's ``run.json``: what ``twist eval`` reads to deploy."""
+
+
+def make_deployable(run_dir: Path, source: Path, variant: str) -> None:
+    """Give the probe's ``run_dir`` a ``run.json`` (the grid run ``source``'s :data:`DEPLOY_KEYS`), so that its
+    ``twist_agent.pt`` deploys as any twist run does: ``twist eval RUN_DIR --env TWIST/BlockPush-Real-v0
+    --env-kwargs robot=sim,camera=sim``. The student artefact carries its own distillation config; ``run.json``
+    only names the agent, the env it was trained for and its seed."""
+    from twist_agents.runner.runs import RUN_CONFIG, read_run_config
+
+    cfg = {k: v for k, v in read_run_config(source).items() if k in DEPLOY_KEYS}
+    cfg.update(run_dir=str(run_dir), input_keys=["pixels"], written_by=f"franka_distill_probe.py --variant {variant}")
+    (run_dir / RUN_CONFIG).write_text(json.dumps(cfg, indent=2))
+
+
+def write_entry(out: Path, key: str, entry: dict[str, Any], merge: bool = False) -> None:
+    """Write ``entry`` as ``runs[key]`` of ``out`` (``merge``: into the existing entry), one writer at a time."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_suffix(".lock"), "w") as lock:  # two seeds finishing together: one writer at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        doc = json.loads(out.read_text()) if out.exists() else {"note": __doc__.split("\n\n")[0], "runs": {}}
+        doc["runs"][key] = {**doc["runs"].get(key, {}), **entry} if merge else entry
+        out.write_text(json.dumps(doc, indent=1))
+
+
+def real_path_entry(run_dir: Path, trials: int) -> dict[str, Any]:
+    """The student through ``TWIST/BlockPush-Real-v0`` with the sim twins, ``trials`` episodes each: with the
+    paper's real-run camera pose and brightness randomisation (``real_path``, the issue's condition) and with the
+    canonical view (``real_path_canonical_view``), which separates the view jitter from the rest of the path."""
+    from franka_twist import REAL_SIM_KWARGS, real_path_success
+
+    out: dict[str, Any] = {}
+    for key, kwargs in (
+        ("real_path", REAL_SIM_KWARGS),
+        ("real_path_canonical_view", f"{REAL_SIM_KWARGS},view_randomization=false"),
+    ):
+        res = real_path_success(run_dir, ENV, trials, env_kwargs=kwargs, cache=f"probe_{key}_{trials}")
+        out[key] = {
+            "env_kwargs": kwargs,
+            "trials": trials,
+            "success": float(np.mean(res["success"])),
+            "mean_return": float(np.mean(res["returns"])),
+            "aborted_trials": len(res["aborted"]),
+            "wall_s": round(float(res["wall_s"]), 1),
+        }
+    return out
+
+
 def main() -> None:
     """Distil (resuming), evaluate the new and the grid's student, write the entry."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -717,6 +766,12 @@ def main() -> None:
         action="store_true",
         help="skip looks_swapped and held_parts (120 of the evaluation's episodes) when time is short",
     )
+    p.add_argument(
+        "--real-path-only",
+        action="store_true",
+        help="no training or sim evaluation: run the finished student of this entry through TWIST/BlockPush-Real-v0 "
+        "with the sim twins (real_path_entry, --heldout-trials episodes each) and add that to its entry",
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args()
     if a.variant not in VARIANTS:
@@ -728,6 +783,8 @@ def main() -> None:
     if not 0.0 <= a.held_fraction <= 1.0:
         raise SystemExit(f"franka_distill_probe.py: --held-fraction must be in [0, 1], got {a.held_fraction}")
     redraw = a.no_camera_jitter or a.wide_textures or a.collage_textures or a.bank != 32 or a.held_fraction > 0
+    if a.real_path_only and a.dagger_steps:
+        raise SystemExit("franka_distill_probe.py: --real-path-only does not take --dagger-steps")
     if redraw and a.dagger_steps:
         raise SystemExit(
             "franka_distill_probe.py: --dagger-steps does not combine with --no-camera-jitter, --wide-textures, "
@@ -780,6 +837,14 @@ def main() -> None:
         base, name = run_dir, f"{name}_dagger{a.dagger_steps}"
         run_dir = run_dir.with_name(f"{name}_s{a.seed}")
         dagger_run(base, run_dir, (base / "teacher").resolve(), a.dagger_steps, a.seed)
+    if a.real_path_only:
+        key = f"{name}_seed{a.seed}"
+        done = (run_dir / "twist_agent.pt").exists() and a.out.exists()
+        if not done or key not in json.loads(a.out.read_text())["runs"]:
+            raise SystemExit(f"franka_distill_probe.py: no finished entry {key}; run it without --real-path-only first")
+        make_deployable(run_dir, source, a.variant)
+        write_entry(a.out, key, real_path_entry(run_dir, a.heldout_trials), merge=True)
+        return
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "teacher").exists():
         (run_dir / "teacher").symlink_to((teacher_run / "teacher").resolve(), target_is_directory=True)
@@ -876,12 +941,7 @@ def main() -> None:
         eval_wall_s=round(time.time() - t1, 1),
         loadavg=os.getloadavg(),
     )
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(a.out.with_suffix(".lock"), "w") as lock:  # two seeds finishing together: one writer at a time
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        doc = json.loads(a.out.read_text()) if a.out.exists() else {"note": __doc__.split("\n\n")[0], "runs": {}}
-        doc["runs"][f"{name}_seed{a.seed}"] = entry
-        a.out.write_text(json.dumps(doc, indent=1))
+    write_entry(a.out, f"{name}_seed{a.seed}", entry)
     print(
         json.dumps({k: entry.get(k) for k in ("distill_updates", "heldout", "grid_student_heldout", "teacher_state")})
     )

@@ -133,13 +133,21 @@ def _teacher_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any]:
     )
 
 
-def _real_path_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any]:
+REAL_SIM_KWARGS = "robot=sim,camera=sim"
+"""``--env-kwargs`` of the deployment path here: both sim twins, with the paper's real-run camera pose and brightness
+randomisation (the sim camera's default)."""
+
+
+def real_path_success(
+    run_dir: Path, env_id: str, trials: int, env_kwargs: str = REAL_SIM_KWARGS, cache: str = "franka_twist_real_sim"
+) -> dict[str, Any]:
     """The student through the real env with the sim twins (the deployment path of ``twist eval --env``).
 
     When the safety layer ends a session (a collision reflex that recurs right after its recovery), the episode
     it ended counts as a failed trial, as it would at the robot, and a new session (homing again) runs the
     remaining trials: ``trials`` episodes are always judged. ``aborted`` lists the trials that ended that way
-    and why; each session's episode log stays in ``eval/TWIST_Block*-Real-v0/``."""
+    and why; each session's episode log stays in ``eval/TWIST_Block*-Real-v0/``. The result is kept in
+    ``eval/<cache>.json`` of ``run_dir`` (a rerun reads it)."""
     from twist_agents.errors import UserError
     from twist_agents.runner.runs import eval_run
 
@@ -162,7 +170,7 @@ def _real_path_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any
                     video_episodes=1 if first == 0 else 0,
                     progress=False,
                     env_id=real_id,
-                    env_kwargs="robot=sim,camera=sim",
+                    env_kwargs=env_kwargs,
                 )
             except UserError as e:  # the safety layer ended the session: read what its episode log kept
                 (session,) = set(sessions_root.glob("*")) - before
@@ -180,9 +188,9 @@ def _real_path_success(run_dir: Path, env_id: str, trials: int) -> dict[str, Any
                 continue
             success += list(res.successes)
             returns += list(res.returns)
-        return {"env_id": real_id, "success": success, "returns": returns, "aborted": aborted}
+        return {"env_id": real_id, "env_kwargs": env_kwargs, "success": success, "returns": returns, "aborted": aborted}
 
-    return _cached(run_dir / "eval" / "franka_twist_real_sim.json", make)
+    return _cached(run_dir / "eval" / f"{cache}.json", make)
 
 
 READOUT_EPISODES = 5
@@ -327,7 +335,7 @@ def collect(out_dir: Path, tasks: list[str], seeds: list[int], trials: int) -> d
             if (twist_dir / "DONE").exists():
                 cfg = json.loads((twist_dir / "run.json").read_text())
                 teacher = _teacher_success(twist_dir, env_id, trials)
-                real = _real_path_success(twist_dir, env_id, trials)
+                real = real_path_success(twist_dir, env_id, trials)
                 readout = _student_readout(twist_dir, env_id)
                 row.update(
                     teacher_state=_rate(teacher["success"]),

@@ -483,3 +483,63 @@ def test_head_cube_hands_the_teacher_the_heads_cube_and_the_rest_of_the_true_sta
     tip_only = distill_config("debug", state_aux=1.0, state_aux_dims=probe.POSITIONS[:3])
     with pytest.raises(ValueError, match="does not read the cube's position"):
         probe.HeadCube(TwistAgent(teacher, {"pixels": shapes["pixels"]}, tip_only, seed=0))
+
+
+def test_a_probe_student_made_deployable_runs_through_the_real_env_path(tmp_path, monkeypatch):
+    """``franka_distill_probe.make_deployable``: the probe's run directory gains the grid run's ``run.json`` keys, so
+    ``twist eval --env TWIST/BlockPush-Real-v0`` loads its own student (sim twins here); ``real_path_entry`` asks for
+    the path with and without the real-run view jitter; ``write_entry(merge=True)`` keeps the entry's other fields."""
+    import json
+
+    import numpy as np
+
+    from twist_agents.dreamer.agent import DreamerAgent
+    from twist_agents.dreamer.config import dreamer_config
+    from twist_agents.runner.runs import eval_run, load_run_agent
+    from twist_agents.training.envs import make_env
+    from twist_agents.twist.agent import TwistAgent
+    from twist_agents.twist.config import distill_config
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    env = make_env(probe.ENV, 0, obs_mode="paired", randomization="none", max_episode_steps=3)
+    shapes = {k: env.observation_space[k].shape for k in ("state", "pixels")}
+    teacher = DreamerAgent(dreamer_config("debug"), shapes, env.action_space, seed=0)
+    env.close()
+    cfg = distill_config("debug", state_aux=1.0, state_aux_dims=probe.POSITIONS, readout_feed=True)
+    source, run = tmp_path / "grid", tmp_path / "probe"
+    source.mkdir()
+    run.mkdir()
+    grid = {"agent": "twist", "env_id": probe.ENV, "preset": "cpu", "seed": 4, "train_s": 9.0, "training": {}}
+    (source / "run.json").write_text(json.dumps({**grid, "run_dir": str(source), "max_episode_steps": None}))
+    TwistAgent(teacher, {"pixels": shapes["pixels"]}, cfg, seed=0).save(run / "twist_agent.pt")
+    probe.make_deployable(run, source, "v")
+    written = json.loads((run / "run.json").read_text())
+    assert written["run_dir"] == str(run) and written["seed"] == 4 and "train_s" not in written
+    agent, keys = load_run_agent(run)
+    assert keys == ("pixels",) and agent.config.readout_feed  # its own config, not the preset's
+    res = eval_run(
+        run, split=None, episodes=1, seed=0, video_episodes=0, progress=False, max_episode_steps=3,
+        env_id="TWIST/BlockPush-Real-v0", env_kwargs="robot=sim,camera=sim",
+    )  # fmt: skip
+    assert len(res.returns) == 1 and np.isfinite(res.returns).all()
+
+    asked = []
+
+    def fake(run_dir, env_id, trials, env_kwargs, cache):
+        asked.append((env_kwargs, cache))
+        return {"success": [1.0, 0.0], "returns": [3.0, 1.0], "aborted": [], "wall_s": 2.0}
+
+    import franka_twist
+
+    monkeypatch.setattr(franka_twist, "real_path_success", fake)
+    entry = probe.real_path_entry(run, 2)
+    assert [a[0] for a in asked] == ["robot=sim,camera=sim", "robot=sim,camera=sim,view_randomization=false"]
+    assert len({a[1] for a in asked}) == 2  # cached apart
+    assert entry["real_path"]["success"] == 0.5 and entry["real_path_canonical_view"]["mean_return"] == 2.0
+    out = tmp_path / "probe.json"
+    probe.write_entry(out, "k", {"heldout": 1})
+    probe.write_entry(out, "k", entry, merge=True)
+    assert set(json.loads(out.read_text())["runs"]["k"]) == {"heldout", "real_path", "real_path_canonical_view"}
