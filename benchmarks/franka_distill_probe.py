@@ -650,15 +650,17 @@ DEPLOY_KEYS = ("agent", "env_id", "preset", "seed", "max_episode_steps", "task_r
 """What :func:`make_deployable` takes from the grid run's ``run.json``: what ``twist eval`` reads to deploy."""
 
 
-def make_deployable(run_dir: Path, source: Path, variant: str) -> None:
+def make_deployable(run_dir: Path, source: Path, entry: str) -> None:
     """Give the probe's ``run_dir`` a ``run.json`` (the grid run ``source``'s :data:`DEPLOY_KEYS`), so that its
     ``twist_agent.pt`` deploys as any twist run does: ``twist eval RUN_DIR --env TWIST/BlockPush-Real-v0
     --env-kwargs robot=sim,camera=sim``. The student artefact carries its own distillation config; ``run.json``
-    only names the agent, the env it was trained for and its seed."""
+    names the agent, the env it was trained for, its seed, and (``written_by``) the probe entry that says how its D
+    was drawn (an entry name with ``_nocam`` had no camera pose jitter in D, whatever ``train_randomization`` says
+    of the teacher's training)."""
     from twist_agents.runner.runs import RUN_CONFIG, read_run_config
 
     cfg = {k: v for k, v in read_run_config(source).items() if k in DEPLOY_KEYS}
-    cfg.update(run_dir=str(run_dir), input_keys=["pixels"], written_by=f"franka_distill_probe.py --variant {variant}")
+    cfg.update(run_dir=str(run_dir), input_keys=["pixels"], written_by=f"franka_distill_probe.py entry {entry}")
     (run_dir / RUN_CONFIG).write_text(json.dumps(cfg, indent=2))
 
 
@@ -842,7 +844,7 @@ def main() -> None:
         done = (run_dir / "twist_agent.pt").exists() and a.out.exists()
         if not done or key not in json.loads(a.out.read_text())["runs"]:
             raise SystemExit(f"franka_distill_probe.py: no finished entry {key}; run it without --real-path-only first")
-        make_deployable(run_dir, source, a.variant)
+        make_deployable(run_dir, source, key)
         write_entry(a.out, key, real_path_entry(run_dir, a.heldout_trials), merge=True)
         return
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -515,9 +515,10 @@ def test_a_probe_student_made_deployable_runs_through_the_real_env_path(tmp_path
     grid = {"agent": "twist", "env_id": probe.ENV, "preset": "cpu", "seed": 4, "train_s": 9.0, "training": {}}
     (source / "run.json").write_text(json.dumps({**grid, "run_dir": str(source), "max_episode_steps": None}))
     TwistAgent(teacher, {"pixels": shapes["pixels"]}, cfg, seed=0).save(run / "twist_agent.pt")
-    probe.make_deployable(run, source, "v")
+    probe.make_deployable(run, source, "v_nocam_seed4")
     written = json.loads((run / "run.json").read_text())
     assert written["run_dir"] == str(run) and written["seed"] == 4 and "train_s" not in written
+    assert written["written_by"].endswith("v_nocam_seed4")
     agent, keys = load_run_agent(run)
     assert keys == ("pixels",) and agent.config.readout_feed  # its own config, not the preset's
     res = eval_run(
