@@ -15,6 +15,28 @@ from twist_envs.franka.tasks import REWARD_VERSION
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def load_probe(monkeypatch: pytest.MonkeyPatch):
+    """``benchmarks/franka_distill_probe.py`` as a module (its ``franka_twist`` imports resolve)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    return probe
+
+
+def debug_teacher(env_id: str):
+    """An untrained ``debug`` Dreamer teacher for ``env_id``'s paired observations, and those shapes."""
+    from twist_agents.dreamer.agent import DreamerAgent
+    from twist_agents.dreamer.config import dreamer_config
+    from twist_agents.training.envs import make_env
+
+    env = make_env(env_id, 0, obs_mode="paired", randomization="none", max_episode_steps=3)
+    shapes = {k: env.observation_space[k].shape for k in ("state", "pixels")}
+    teacher = DreamerAgent(dreamer_config("debug"), shapes, env.action_space, seed=0)
+    env.close()
+    return teacher, shapes
+
+
 @pytest.fixture(scope="module")
 def bench():
     spec = importlib.util.spec_from_file_location("franka_twist_bench", ROOT / "benchmarks" / "franka_twist.py")
@@ -80,10 +102,7 @@ def test_readout_slices_and_the_probes_fit_on_d_read_the_cube_and_the_tip(bench,
     teacher = DreamerAgent(dreamer_config("debug"), shapes, env.action_space, seed=0)
     env.close()
 
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = load_probe(monkeypatch)
     tip, cube = parts["tip"].start, parts["cube"].start
     assert probe.POSITIONS == (tip, tip + 1, tip + 2, cube, cube + 1, cube + 2)  # ee_pos comes before block_pos
     cfg = distill_config("debug", state_aux=1.0, state_aux_dims=probe.POSITIONS)
@@ -122,20 +141,11 @@ def test_dagger_run_adds_episodes_the_student_drove_to_a_linked_copy_of_d(tmp_pa
     import numpy as np
 
     from twist_agents.data import EpisodeStore
-    from twist_agents.dreamer.agent import DreamerAgent
-    from twist_agents.dreamer.config import dreamer_config
-    from twist_agents.training.envs import make_env
     from twist_agents.twist.agent import TwistAgent
     from twist_agents.twist.config import distill_config
 
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
-    env = make_env(probe.ENV, 0, obs_mode="paired", randomization="none", max_episode_steps=3)
-    shapes = {k: env.observation_space[k].shape for k in ("state", "pixels")}
-    teacher = DreamerAgent(dreamer_config("debug"), shapes, env.action_space, seed=0)
-    env.close()
+    probe = load_probe(monkeypatch)
+    teacher, shapes = debug_teacher(probe.ENV)
     teacher_dir = tmp_path / "teacher_run" / "teacher"
     store = EpisodeStore(teacher_dir / "episodes")
     rng = np.random.default_rng(0)
@@ -145,7 +155,7 @@ def test_dagger_run_adds_episodes_the_student_drove_to_a_linked_copy_of_d(tmp_pa
             {
                 "state": rng.normal(size=(n, *shapes["state"])).astype(np.float32),
                 "pixels": rng.integers(0, 256, (n, *shapes["pixels"]), dtype=np.uint8),
-                "action": np.zeros((n, *env.action_space.shape), np.float32),
+                "action": np.zeros((n, *teacher.action_space.shape), np.float32),
                 "reward": np.zeros(n, np.float32),
                 "is_first": np.arange(n) == 0,
                 "is_last": np.arange(n) == n - 1,
@@ -264,10 +274,7 @@ def test_rerendered_teacher_draws_d_again_without_the_camera_jitter_with_wide_te
 
     from twist_agents.data import EpisodeStore
 
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = load_probe(monkeypatch)
     env = gym.make(probe.ENV, obs_mode="paired", randomization="none")
     obs, _ = env.reset(seed=0)
     states, plain = [obs["state"]], obs["pixels"]  # plain: the first frame, unrandomised
@@ -345,10 +352,7 @@ def test_looks_swapped_takes_the_held_out_trials_two_differences_from_d_one_at_a
     from twist_envs.franka.sim import franka_terms
     from wrappers.textures import ProceduralTextures
 
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = load_probe(monkeypatch)
     plain = ProceduralTextures()
     assert np.array_equal(probe.SwappedSplit("train").texture("test", 3, (16, 16)), plain.texture("train", 3, (16, 16)))
     assert np.array_equal(probe.SwappedSplit("test").texture("train", 5, (16, 16)), plain.texture("test", 5, (16, 16)))
@@ -366,10 +370,7 @@ def test_looks_swapped_takes_the_held_out_trials_two_differences_from_d_one_at_a
 def test_held_parts_hold_textures_or_colours_and_light_or_all_on_ds_own_looks(monkeypatch):
     """``franka_distill_probe.held_parts``: on the train split with D's looks, each case holds exactly its parts for
     the episode (``when="reset"``) and leaves the rest as D drew them."""
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = load_probe(monkeypatch)
     calls = {}
     monkeypatch.setattr(probe, "heldout_success", lambda agent, split, **kw: calls.setdefault(len(calls), (split, kw)))
     out = probe.held_parts("agent", camera_jitter=True, train_textures=64)
@@ -391,10 +392,7 @@ def test_heldout_success_with_more_trials_keeps_each_trial_and_the_default_keeps
 
     import twist_agents.training.evaluate as ev
 
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = load_probe(monkeypatch)
 
     calls = []
 
@@ -432,10 +430,7 @@ def test_head_cube_hands_the_teacher_the_heads_cube_and_the_rest_of_the_true_sta
     from twist_agents.twist.config import distill_config
     from twist_envs.franka.sim import STATE_SLICES
 
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = load_probe(monkeypatch)
     env = make_env(probe.ENV, 0, obs_mode="paired", randomization="none", max_episode_steps=3)
     obs, _ = env.reset(seed=3)
     shapes = {k: env.observation_space[k].shape for k in ("state", "pixels")}
@@ -493,21 +488,12 @@ def test_a_probe_student_made_deployable_runs_through_the_real_env_path(tmp_path
 
     import numpy as np
 
-    from twist_agents.dreamer.agent import DreamerAgent
-    from twist_agents.dreamer.config import dreamer_config
     from twist_agents.runner.runs import eval_run, load_run_agent
-    from twist_agents.training.envs import make_env
     from twist_agents.twist.agent import TwistAgent
     from twist_agents.twist.config import distill_config
 
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("distill_probe", ROOT / "benchmarks" / "franka_distill_probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
-    env = make_env(probe.ENV, 0, obs_mode="paired", randomization="none", max_episode_steps=3)
-    shapes = {k: env.observation_space[k].shape for k in ("state", "pixels")}
-    teacher = DreamerAgent(dreamer_config("debug"), shapes, env.action_space, seed=0)
-    env.close()
+    probe = load_probe(monkeypatch)
+    teacher, shapes = debug_teacher(probe.ENV)
     cfg = distill_config("debug", state_aux=1.0, state_aux_dims=probe.POSITIONS, readout_feed=True)
     source, run = tmp_path / "grid", tmp_path / "probe"
     source.mkdir()
