@@ -692,15 +692,20 @@ def write_entry(out: Path, key: str, entry: dict[str, Any], merge: bool = False)
 def real_path_entry(run_dir: Path, trials: int) -> dict[str, Any]:
     """The student through ``TWIST/BlockPush-Real-v0`` with the sim twins, ``trials`` episodes each: with the
     paper's real-run camera pose and brightness randomisation (``real_path``, the issue's condition) and with the
-    canonical view (``real_path_canonical_view``), which separates the view jitter from the rest of the path."""
+    canonical view (``real_path_canonical_view``), which separates the view jitter from the rest of the path. Each
+    result is cached in ``run_dir/eval`` under the student's distillation update count, so a student resumed to a
+    larger budget is run again."""
     from franka_twist import REAL_SIM_KWARGS, real_path_success
 
+    from twist_agents.twist.pipeline import read_summary
+
+    updates = read_summary(run_dir).get("distill_updates_done")
     out: dict[str, Any] = {}
     for key, kwargs in (
         ("real_path", REAL_SIM_KWARGS),
         ("real_path_canonical_view", f"{REAL_SIM_KWARGS},view_randomization=false"),
     ):
-        res = real_path_success(run_dir, ENV, trials, env_kwargs=kwargs, cache=f"probe_{key}_{trials}")
+        res = real_path_success(run_dir, ENV, trials, env_kwargs=kwargs, cache=f"probe_{key}_{trials}_u{updates}")
         out[key] = {
             "env_kwargs": kwargs,
             "trials": trials,

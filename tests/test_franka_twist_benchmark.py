@@ -525,6 +525,9 @@ def test_a_probe_student_made_deployable_runs_through_the_real_env_path(tmp_path
     entry = probe.real_path_entry(run, 2)
     assert [a[0] for a in asked] == ["robot=sim,camera=sim", "robot=sim,camera=sim,view_randomization=false"]
     assert len({a[1] for a in asked}) == 2  # cached apart
+    (run / "summary.json").write_text(json.dumps({"distill_updates_done": 7}))
+    probe.real_path_entry(run, 2)
+    assert len({a[1] for a in asked}) == 4  # a student trained on is not read from the earlier cache
     assert entry["real_path"]["success"] == 0.5 and entry["real_path_canonical_view"]["mean_return"] == 2.0
     out = tmp_path / "probe.json"
     probe.write_entry(out, "k", {"heldout": 1})
