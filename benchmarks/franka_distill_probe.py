@@ -195,7 +195,8 @@ VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed-pre20k-focus"] =
 # distillation updates; -pre20k-focus at 40 minutes in brackets): the head's error on the true-state teacher's
 # episodes 2.8 / 3.2 cm (3.6 / 3.6), near the goal 3.2 / 3.5 (4.1 / 3.8), its fit on D 2.1 / 2.3 cm (2.4 / 2.7);
 # the teacher with the head's cube 34/100, 29/100 (27/100, 36/100), the students 21/100, 29/100 (26/100, 23/100),
-# through BlockPush-Real-v0 with the sim twins 5/20, 1/20. The reading keeps improving; success stays at ~25%.
+# through BlockPush-Real-v0 with the sim twins 5/20, 1/20. The reading keeps improving; success stays at ~25%. The
+# control at equal wall clock, -pre20k-focus resumed to 60 minutes (6091 / 6217 updates): 29/100, 30/100.
 VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed-pre40k-focus"] = {
     **VARIANTS["state-aux-pos-short-shift-latent-pretrain-cached-feed-pre20k-focus"],
     "readout_pretrain": 40000,

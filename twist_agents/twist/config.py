@@ -153,7 +153,8 @@ class DistillConfig:
     error near the goal on the true-state teacher's episodes 4.1 / 3.8 cm (6.0 / 4.0), the teacher handed the head's
     cube 27/100, 36/100 (22/100, 33/100), the students 26/100, 23/100 (18/100, 29/100): the reading improved on one
     seed, success within the noise. With 40000 pretraining updates as well (60 minutes): the error near the goal
-    3.2 / 3.5 cm, the bound 34/100, 29/100, the students 21/100, 29/100."""
+    3.2 / 3.5 cm, the bound 34/100, 29/100, the students 21/100, 29/100; the 20000-update ones resumed to the same
+    60 minutes (twice the distillation updates) 29/100, 30/100."""
     readout_pretrain_focus_top: float = 0.25
     """The share of D's episodes, by return, that :attr:`readout_pretrain_focus` draws from (at least one)."""
     readout_feed: bool = False
