@@ -253,8 +253,6 @@ def _distil(
         frames = SequenceSampler(store, 1, keys=agent.batch_keys, cache_size=cache, seed=seed + 1)
         if shared:
             frames.share_cache(sampler)
-        if config.readout_pretrain_focus:
-            frames.focus(top_return_episodes(store, config.readout_pretrain_focus_top), config.readout_pretrain_focus)
     ckpt = out_dir / "ckpt.pt"
     prior_s = 0.0
     if resume and ckpt.exists():
@@ -264,6 +262,9 @@ def _distil(
         if frames is not None and "frames_rng" in state:
             frames.rng.bit_generator.state = state["frames_rng"]
         prior_s = float(state.get("train_s", 0.0))
+    if frames is not None and config.readout_pretrain_focus and agent.pretrain_updates < config.readout_pretrain:
+        # ranked only while pretraining remains: a resume past it skips reading D's rewards (~2.5 s for 1178 episodes)
+        frames.focus(top_return_episodes(store, config.readout_pretrain_focus_top), config.readout_pretrain_focus)
     start, start_updates, start_pretrain = time.perf_counter(), agent.updates, agent.pretrain_updates
 
     def train_s() -> float:
